@@ -1,0 +1,54 @@
+"""hf_msa: multimodal sentiment analysis methods as transformers models.
+
+Importing the package registers every config, model, feature extractor and processor with the Auto classes, so
+`AutoModel.from_pretrained(folder_or_repo)` works on any hf_msa checkpoint. `AutoModel` and
+`AutoModelForSequenceClassification` both give the full sentiment model (heads included): an MSA checkpoint is
+published for its predictions. The headless encoder of a method is its `XModel` class (e.g. `DibModel`).
+"""
+
+from transformers import (
+    AutoConfig,
+    AutoFeatureExtractor,
+    AutoModel,
+    AutoModelForSequenceClassification,
+    AutoProcessor,
+)
+
+from .configuration_utils import DATASET_PRESETS, MSAConfig
+from .modeling_utils import MSAModelOutput, MSAPreTrainedModel
+from .models.dib import DibConfig, DibForSentimentAnalysis, DibModel
+from .processing import MSAFeatureExtractor, MSAProcessor
+
+__version__ = "0.1.0"
+
+# model_type -> (config, bare model, sentiment model). A new method adds one line here.
+MODEL_REGISTRY = {
+    "dib": (DibConfig, DibModel, DibForSentimentAnalysis),
+}
+
+
+def _register_auto_classes() -> None:
+    AutoConfig.register(MSAConfig.model_type, MSAConfig, exist_ok=True)
+    for config_class in [MSAConfig] + [entry[0] for entry in MODEL_REGISTRY.values()]:
+        AutoFeatureExtractor.register(config_class, MSAFeatureExtractor, exist_ok=True)
+        AutoProcessor.register(config_class, MSAProcessor, exist_ok=True)
+    for model_type, (config_class, _, sentiment_class) in MODEL_REGISTRY.items():
+        AutoConfig.register(model_type, config_class, exist_ok=True)
+        AutoModel.register(config_class, sentiment_class, exist_ok=True)
+        AutoModelForSequenceClassification.register(config_class, sentiment_class, exist_ok=True)
+
+
+_register_auto_classes()
+
+__all__ = [
+    "DATASET_PRESETS",
+    "DibConfig",
+    "DibForSentimentAnalysis",
+    "DibModel",
+    "MODEL_REGISTRY",
+    "MSAConfig",
+    "MSAFeatureExtractor",
+    "MSAModelOutput",
+    "MSAPreTrainedModel",
+    "MSAProcessor",
+]

@@ -1,0 +1,186 @@
+"""`hf-msa`: the command line.
+
+    hf-msa demo                      train DIB on the embedded data, evaluate, save, reload, compare, print metrics
+    hf-msa train --data PATH|synthetic [--seeds 1111 1112 ...]   fine-tune with the stock Trainer
+    hf-msa evaluate --model DIR --data PATH|synthetic            MSA metrics of a saved model
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def _load_data(spec: str, max_samples: int | None = None):
+    from .data import load_synthetic_mosi, read_label_csv
+
+    dataset = load_synthetic_mosi() if spec == "synthetic" else read_label_csv(spec)
+    if max_samples:
+        dataset = dataset.__class__({k: v.select(range(min(max_samples, len(v)))) for k, v in dataset.items()})
+    return dataset.with_format("numpy")
+
+
+def _build(model_type: str, preset: str, text_encoder: str, overrides: dict):
+    """A fresh model (pretrained text encoder when there is one) and a matching processor."""
+    from transformers import AutoTokenizer
+
+    from . import MODEL_REGISTRY, MSAFeatureExtractor, MSAProcessor
+    from .text_encoders import TINY_BERT, resolve_text_encoder
+
+    if model_type not in MODEL_REGISTRY:
+        raise SystemExit(f"unknown model {model_type!r}; choose one of {sorted(MODEL_REGISTRY)}")
+    config_class, _, model_class = MODEL_REGISTRY[model_type]
+    weights, tokenizer_name = resolve_text_encoder(text_encoder)
+    config = config_class.from_preset(preset, **overrides)
+    if weights is None:
+        config = config_class.from_preset(preset, text_config=TINY_BERT, **overrides)
+        build = lambda: model_class(config)  # noqa: E731
+    else:
+        build = lambda: model_class.from_text_pretrained(weights, config=config)  # noqa: E731
+    processor = MSAProcessor(MSAFeatureExtractor.from_model_config(config), AutoTokenizer.from_pretrained(tokenizer_name),
+                             max_text_length=config.text_max_length)
+    return build, processor
+
+
+def predict(model, processor, dataset, batch_size: int = 64, drop_modalities: tuple[str, ...] = ()) -> np.ndarray:
+    """Model predictions over a dataset split (eval mode, no gradient); `drop_modalities` are fed as missing."""
+    from .data import MSADataCollator
+
+    collator = MSADataCollator(processor, problem_type=model.config.problem_type)
+    model.eval()
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(dataset), batch_size):
+            rows = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+            batch = collator(rows)
+            batch.pop("labels", None)
+            for name in drop_modalities:
+                batch[f"{name}_attention_mask"] = torch.zeros_like(batch[f"{name}_attention_mask"])
+            outputs.append(model(**batch).logits.float().numpy())
+    return np.concatenate(outputs)
+
+
+def _print_metrics(title: str, metrics: dict) -> None:
+    print(f"\n{title}")
+    for key, value in metrics.items():
+        print(f"  {key:<16} {value:.4f}")
+
+
+def cmd_demo(args) -> None:
+    from transformers import AutoModel, AutoProcessor, set_seed
+
+    from .metrics import msa_metrics
+    from .training import TrainSettings, train_and_evaluate
+
+    set_seed(args.seed)
+    print("[1/5] embedded synthetic MOSI-schema data (800 / 200 / 200 clips; sentiment spread over text, audio, vision)")
+    dataset = _load_data("synthetic")
+    print(f"[2/5] DIB with the {args.text_encoder} text encoder")
+    overrides = dict(audio_max_length=60, vision_max_length=60, text_max_length=32)
+    build, processor = _build("dib", "mosi", args.text_encoder, overrides)
+    model = build()
+    settings = TrainSettings(output_dir=str(Path(args.output_dir) / "checkpoints"), num_train_epochs=args.epochs,
+                             learning_rate=args.lr, text_learning_rate=args.text_lr, seed=args.seed,
+                             early_stopping_patience=None)
+    print(f"[3/5] training {args.epochs} epochs with the stock transformers.Trainer (best epoch by validation MAE)")
+    trainer, result = train_and_evaluate(model, processor, dataset, settings)
+    model = trainer.model
+    save_dir = Path(args.output_dir) / "dib-synthetic"
+    model.save_pretrained(save_dir)
+    processor.save_pretrained(save_dir)
+    print(f"[4/5] saved to {save_dir}; reloading with AutoModel.from_pretrained / AutoProcessor.from_pretrained")
+    reloaded = AutoModel.from_pretrained(save_dir)
+    reloaded_processor = AutoProcessor.from_pretrained(save_dir)
+    test = dataset["test"]
+    before = predict(model, processor, test)
+    after = predict(reloaded, reloaded_processor, test)
+    difference = float(np.abs(before - after).max())
+    labels = np.asarray(test["label"])
+    text_only = predict(reloaded, reloaded_processor, test, drop_modalities=("audio", "vision"))
+    print(f"[5/5] reloaded {type(reloaded).__name__}: max |prediction difference| = {difference:.3g} "
+          f"({'identical' if difference == 0 else 'NOT identical'})")
+    _print_metrics("Test metrics (MMSA definitions), all modalities:", msa_metrics(after, labels, "mosi"))
+    _print_metrics("Same model, audio and vision fed as missing:", msa_metrics(text_only, labels, "mosi"))
+    summary = {"test": result.test, "validation": result.validation, "reload_max_abs_difference": difference}
+    (Path(args.output_dir) / "demo_metrics.json").write_text(json.dumps(summary, indent=2))
+    if difference != 0:
+        raise SystemExit("reloaded model does not reproduce the saved model's predictions")
+
+
+def cmd_train(args) -> None:
+    from .training import TrainSettings, format_summary, run_seeds
+
+    dataset = _load_data(args.data, args.max_samples)
+    overrides = json.loads(args.config_overrides) if args.config_overrides else {}
+    build, processor = _build(args.model, args.preset, args.text_encoder, overrides)
+    settings = TrainSettings(output_dir=args.output_dir, num_train_epochs=args.epochs,
+                             per_device_train_batch_size=args.batch_size, learning_rate=args.lr,
+                             text_learning_rate=args.text_lr, metric_for_best_model=args.metric,
+                             early_stopping_patience=args.patience, gradient_accumulation_steps=args.grad_accum)
+    report = run_seeds(build, processor, dataset, settings, args.seeds, keep_checkpoints=True)
+    processor.save_pretrained(Path(args.output_dir))
+    print(f"\n{len(args.seeds)} seed(s); test mean ± std:\n  {format_summary(report['test'])}")
+    print(f"report: {Path(args.output_dir) / 'seeds_report.json'}; best model per seed: {args.output_dir}/seed-*/best")
+
+
+def cmd_evaluate(args) -> None:
+    import hf_msa  # noqa: F401  (registers the Auto classes)
+    from transformers import AutoModel, AutoProcessor
+
+    from .metrics import msa_metrics
+
+    model = AutoModel.from_pretrained(args.model)
+    processor = AutoProcessor.from_pretrained(args.model)
+    dataset = _load_data(args.data)
+    split = dataset[args.split]
+    predictions = predict(model, processor, split)
+    metrics = msa_metrics(predictions, np.asarray(split["label"]), model.config.metric_family)
+    _print_metrics(f"{args.model} on {args.data} [{args.split}]", metrics)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="hf-msa", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="train, evaluate, save and reload DIB on the embedded data")
+    demo.add_argument("--output-dir", default="runs/demo")
+    demo.add_argument("--text-encoder", default="minilm", help="minilm | tiny | a local folder | a Hub id")
+    demo.add_argument("--epochs", type=float, default=6)
+    demo.add_argument("--lr", type=float, default=1e-3)
+    demo.add_argument("--text-lr", type=float, default=5e-5)
+    demo.add_argument("--seed", type=int, default=1111)
+    demo.set_defaults(func=cmd_demo)
+
+    train = commands.add_parser("train", help="fine-tune a model with the stock Trainer")
+    train.add_argument("--model", default="dib")
+    train.add_argument("--data", default="synthetic", help="'synthetic' or an MMSA-style label.csv")
+    train.add_argument("--preset", default="mosi", help="mosi | mosei | sims | mvsa")
+    train.add_argument("--text-encoder", default="minilm", help="minilm | tiny | a local folder | a Hub id")
+    train.add_argument("--output-dir", default="runs/train")
+    train.add_argument("--epochs", type=float, default=10)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--grad-accum", type=int, default=1)
+    train.add_argument("--lr", type=float, default=1e-3, help="learning rate of everything but the text encoder")
+    train.add_argument("--text-lr", type=float, default=5e-5, help="learning rate of the text encoder")
+    train.add_argument("--metric", default="MAE", help="validation metric for early stopping / best epoch")
+    train.add_argument("--patience", type=int, default=8, help="epochs without improvement before stopping")
+    train.add_argument("--seeds", type=int, nargs="+", default=[1111])
+    train.add_argument("--max-samples", type=int, default=None, help="cap each split (quick runs)")
+    train.add_argument("--config-overrides", default=None, help='JSON, e.g. \'{"lrib_mi_mode": "entropy_z"}\'')
+    train.set_defaults(func=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="MSA metrics of a saved model")
+    evaluate.add_argument("--model", required=True)
+    evaluate.add_argument("--data", default="synthetic")
+    evaluate.add_argument("--split", default="test")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

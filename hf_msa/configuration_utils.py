@@ -1,0 +1,158 @@
+"""The configuration fields every hf_msa method shares.
+
+A method config subclasses :class:`MSAConfig` and adds its own hyper-parameters; the shared fields (modalities,
+feature dimensions and lengths, the text sub-config, the task) are what the processor, the collator, the
+robustness harness and the metrics read, so they must mean the same thing for every method.
+"""
+
+import copy
+
+from huggingface_hub.dataclasses import strict
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+ALL_MODALITIES = ("text", "audio", "vision")
+METRIC_FAMILIES = ("mosi", "sims", "classification")
+PROBLEM_TYPES = ("regression", "single_label_classification")
+
+# Feature layouts of the files the field distributes (MMSA `unaligned_*.pkl`; see
+# reference/methods_lnln_mmslf_dash_mmsa.md §1.1). MVSA-Single has no audio; its "vision" is one pooled image
+# embedding (768 = a ViT-base [CLS]; no HF vision encoder is bundled here, so the dimension is a convention).
+DATASET_PRESETS: dict[str, dict] = {
+    "mosi": dict(
+        modalities=["text", "audio", "vision"], audio_dim=5, vision_dim=20, text_max_length=50,
+        audio_max_length=375, vision_max_length=500, problem_type="regression", num_labels=1,
+        metric_family="mosi", label_range=[-3.0, 3.0],
+    ),
+    "mosei": dict(
+        modalities=["text", "audio", "vision"], audio_dim=74, vision_dim=35, text_max_length=50,
+        audio_max_length=500, vision_max_length=500, problem_type="regression", num_labels=1,
+        metric_family="mosi", label_range=[-3.0, 3.0],
+    ),
+    "sims": dict(
+        modalities=["text", "audio", "vision"], audio_dim=33, vision_dim=709, text_max_length=39,
+        audio_max_length=400, vision_max_length=55, problem_type="regression", num_labels=1,
+        metric_family="sims", label_range=[-1.0, 1.0],
+    ),
+    "mvsa": dict(
+        modalities=["text", "vision"], audio_dim=0, vision_dim=768, text_max_length=64,
+        audio_max_length=0, vision_max_length=1, problem_type="single_label_classification", num_labels=3,
+        id2label={0: "positive", 1: "neutral", 2: "negative"}, metric_family="classification", label_range=None,
+    ),
+}
+
+
+@strict
+class MSAConfig(PreTrainedConfig):
+    r"""
+    Fields shared by every multimodal sentiment model in hf_msa.
+
+    Args:
+        text_config (`dict` or `PreTrainedConfig`, *optional*):
+            Config of the BERT-family text encoder (any `model_type` AutoConfig knows: bert, roberta, mpnet, ...).
+            Defaults to `bert-base-uncased`'s shape. A pretrained encoder's weights are loaded separately with
+            `from_text_pretrained`, never from inside `__init__`.
+        modalities (`list[str]`, *optional*, defaults to `["text", "audio", "vision"]`):
+            Which modalities the model has encoders for. Text is required (it is the anchor of every method).
+        audio_dim (`int`, *optional*, defaults to 5):
+            Size of one audio feature frame (MOSI COVAREP subset 5, MOSEI 74, SIMS 33). 0 when audio is not modelled.
+        vision_dim (`int`, *optional*, defaults to 20):
+            Size of one vision feature frame (MOSI Facet 20, MOSEI 35, SIMS OpenFace 709).
+        text_max_length, audio_max_length, vision_max_length (`int`):
+            Sequence lengths of the standard feature files; the processor pads/truncates to them.
+        metric_family (`str`, *optional*, defaults to `"mosi"`):
+            Which MMSA metric set evaluates this model: "mosi" (also MOSEI), "sims" or "classification".
+        label_range (`list[float]`, *optional*):
+            Closed range regression labels must lie in; labels outside it are rejected, not clipped.
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            Std of the normal init of every linear layer that is not loaded from a checkpoint.
+        problem_type (`str`): "regression" (one score, `num_labels=1`) or "single_label_classification".
+    """
+
+    model_type = "msa"
+    sub_configs_defaults = {"text_config": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
+    # Extra outputs Trainer must not concatenate into `EvalPrediction.predictions`.
+    keys_to_ignore_at_inference = ["loss_terms", "unimodal_logits", "fused_representation", "hidden_states"]
+    # Preset values a method adds on top of DATASET_PRESETS (e.g. a different width for SIMS).
+    method_presets = {}
+
+    text_config: dict | PreTrainedConfig | None = None
+    modalities: list[str] | tuple[str, ...] = ("text", "audio", "vision")
+    audio_dim: int = 5
+    vision_dim: int = 20
+    text_max_length: int = 50
+    audio_max_length: int = 375
+    vision_max_length: int = 500
+    metric_family: str = "mosi"
+    label_range: list[float] | tuple[float, float] | None = (-3.0, 3.0)
+    initializer_range: float = 0.02
+
+    def __post_init__(self, **kwargs):
+        if self.problem_type is None:
+            self.problem_type = "regression"
+        if self.problem_type == "regression":
+            kwargs.setdefault("num_labels", 1)
+        self.modalities = list(self.modalities)
+        if self.label_range is not None:
+            self.label_range = [float(v) for v in self.label_range]
+        super().__post_init__(**kwargs)
+        self.check_msa_fields()
+
+    def check_msa_fields(self):
+        """Raise a ValueError naming the field when the shared fields disagree (run at construction).
+
+        Not a `validate_*` method on purpose: `@strict` wraps those in its own exception type, and users catch
+        ValueError.
+        """
+        bad = [m for m in self.modalities if m not in ALL_MODALITIES]
+        if bad or len(set(self.modalities)) != len(self.modalities):
+            raise ValueError(f"modalities must be distinct names from {ALL_MODALITIES}, got {self.modalities}")
+        if "text" not in self.modalities:
+            raise ValueError(f"modalities must include 'text' (the anchor of every method), got {self.modalities}")
+        for name in ("audio", "vision"):
+            dim, length = getattr(self, f"{name}_dim"), getattr(self, f"{name}_max_length")
+            if name in self.modalities and (dim <= 0 or length <= 0):
+                raise ValueError(
+                    f"{name}_dim and {name}_max_length must be positive when '{name}' is in modalities, "
+                    f"got {name}_dim={dim}, {name}_max_length={length}"
+                )
+            if dim < 0 or length < 0:
+                raise ValueError(f"{name}_dim and {name}_max_length must be >= 0, got {dim} and {length}")
+        if self.text_max_length <= 0:
+            raise ValueError(f"text_max_length must be positive, got {self.text_max_length}")
+        if self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"problem_type must be one of {PROBLEM_TYPES}, got {self.problem_type!r}")
+        if self.problem_type == "regression" and self.num_labels != 1:
+            raise ValueError(f"problem_type='regression' predicts one score: num_labels must be 1, got {self.num_labels}")
+        if self.metric_family not in METRIC_FAMILIES:
+            raise ValueError(f"metric_family must be one of {METRIC_FAMILIES}, got {self.metric_family!r}")
+        if (self.metric_family == "classification") != (self.problem_type == "single_label_classification"):
+            raise ValueError(
+                f"metric_family={self.metric_family!r} does not fit problem_type={self.problem_type!r}: "
+                "classification metrics go with single_label_classification, mosi/sims with regression"
+            )
+        if self.label_range is not None and (len(self.label_range) != 2 or self.label_range[0] >= self.label_range[1]):
+            raise ValueError(f"label_range must be [low, high] with low < high, got {self.label_range}")
+
+    @property
+    def has_audio(self) -> bool:
+        return "audio" in self.modalities
+
+    @property
+    def has_vision(self) -> bool:
+        return "vision" in self.modalities
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> "MSAConfig":
+        """Config for a standard dataset layout (mosi, mosei, sims, mvsa); keyword overrides win."""
+        key = name.lower().replace("-", "_").replace("cmu_", "")
+        key = {"sims_v2": "sims", "ch_sims": "sims", "mvsa_single": "mvsa"}.get(key, key)
+        if key not in DATASET_PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(DATASET_PRESETS)}")
+        values = copy.deepcopy(DATASET_PRESETS[key])
+        values.update(copy.deepcopy(cls.method_presets.get(key, {})))
+        values.update(overrides)
+        return cls(**values)
+
+
+__all__ = ["ALL_MODALITIES", "DATASET_PRESETS", "METRIC_FAMILIES", "MSAConfig"]

@@ -1,0 +1,32 @@
+"""Small reusable layers, one idea per file; methods import them, never each other."""
+
+from .bottleneck_fusion import AttentionBottleneckFusion
+from .pooling import POOLING_MODES, pool_sequence
+from .renyi_entropy import (
+    EIGEN_SOLVERS,
+    gaussian_gram,
+    hadamard_joint,
+    knn_bandwidth,
+    pairwise_squared_distances,
+    renyi_entropy,
+    renyi_mutual_information,
+)
+from .sequence_encoder import SequenceEncoder, SequenceEncoderLayer, sinusoidal_positions
+from .variational_bottleneck import VariationalBottleneck
+
+__all__ = [
+    "AttentionBottleneckFusion",
+    "EIGEN_SOLVERS",
+    "POOLING_MODES",
+    "SequenceEncoder",
+    "SequenceEncoderLayer",
+    "VariationalBottleneck",
+    "gaussian_gram",
+    "hadamard_joint",
+    "knn_bandwidth",
+    "pairwise_squared_distances",
+    "pool_sequence",
+    "renyi_entropy",
+    "renyi_mutual_information",
+    "sinusoidal_positions",
+]

@@ -1,0 +1,45 @@
+"""MSAProcessor = a text tokenizer + MSAFeatureExtractor, returning exactly the inputs every hf_msa model takes."""
+
+from transformers import BatchFeature
+from transformers.processing_utils import ProcessorMixin
+
+
+class MSAProcessor(ProcessorMixin):
+    r"""
+    Tokenises transcripts and pads audio/vision features in one call.
+
+    Args:
+        feature_extractor ([`MSAFeatureExtractor`]): audio/vision padding, masks, normalisation.
+        tokenizer ([`PreTrainedTokenizerBase`]): any BERT-family tokenizer.
+        max_text_length (`int`, *optional*, defaults to 50): tokens kept per transcript (MMSA uses 50, SIMS 39).
+    """
+
+    def __init__(self, feature_extractor=None, tokenizer=None, max_text_length: int = 50, **kwargs):
+        self.max_text_length = max_text_length
+        super().__init__(feature_extractor, tokenizer, **kwargs)
+
+    def __call__(self, text=None, audio=None, vision=None, padding="longest", truncation=True, return_tensors=None,
+                 **kwargs) -> BatchFeature:
+        if text is None:
+            raise ValueError("text is required: every hf_msa model reads the transcript")
+        texts = [text] if isinstance(text, str) else list(text)
+        empty = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+        if empty:
+            raise ValueError(f"text[{empty[0]}] is empty or not a string ({len(empty)} such samples): "
+                             "give a transcript for every sample")
+        for name, values in (("audio", audio), ("vision", vision)):
+            if values is not None and len(values) != len(texts):
+                raise ValueError(f"{name} has {len(values)} samples but text has {len(texts)}")
+        text_padding = "max_length" if padding == "max_length" else "longest"
+        data = dict(self.tokenizer(texts, padding=text_padding, truncation=truncation,
+                                   max_length=self.max_text_length))
+        data.update(self.feature_extractor(audio=audio, vision=vision, batch_size=len(texts), padding=padding,
+                                           truncation=truncation))
+        return BatchFeature(data=data, tensor_type=return_tensors)
+
+    @property
+    def model_input_names(self):
+        return list(dict.fromkeys(self.tokenizer.model_input_names + self.feature_extractor.model_input_names))
+
+
+__all__ = ["MSAProcessor"]

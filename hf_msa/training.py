@@ -1,0 +1,220 @@
+"""Helpers around the stock `transformers.Trainer`: a separate text-encoder learning rate, loss-term logging,
+early stopping on a chosen validation metric, and several seeds summarised as mean ± std (MMSA reports 5 seeds).
+
+Nothing here replaces the Trainer: the model's `forward` holds the whole objective, these helpers only build the
+optimizer, the arguments and the callbacks a faithful MSA run needs.
+"""
+
+import json
+import math
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
+
+from .data.collator import MSADataCollator
+from .metrics import GREATER_IS_BETTER, make_compute_metrics
+
+
+def build_optimizer(model: torch.nn.Module, learning_rate: float, text_learning_rate: float | None = None,
+                    weight_decay: float = 0.0) -> torch.optim.AdamW:
+    """AdamW with the text encoder in its own parameter group (MIB/DIB: BERT 1e-5, the rest 2e-5).
+
+    No weight decay on biases and LayerNorm weights, as in Trainer's own grouping.
+    """
+    text_params = set()
+    if hasattr(model, "get_text_encoder"):
+        text_params = {id(p) for p in model.get_text_encoder().parameters()}
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        decays = param.ndim > 1 and "norm" not in name.lower()
+        groups.setdefault((id(param) in text_params, decays), []).append(param)
+    param_groups = []
+    for (is_text, decays), params in groups.items():
+        lr = text_learning_rate if (is_text and text_learning_rate is not None) else learning_rate
+        param_groups.append({"params": params, "lr": lr, "weight_decay": weight_decay if decays else 0.0})
+    return torch.optim.AdamW(param_groups, lr=learning_rate, foreach=True)
+
+
+class LossTermsCallback(TrainerCallback):
+    """Add the running mean of every named loss term (`loss_terms` in the model output) to the training logs.
+
+    The model accumulates its terms while training (`MSAPreTrainedModel.record_loss_terms`); at each training log
+    this callback writes their means as `loss_<name>` into the logs and into `state.log_history`.
+    """
+
+    def on_log(self, args, state, control, logs=None, model=None, **kwargs):
+        if logs is None or "loss" not in logs or model is None or not hasattr(model, "pop_loss_term_means"):
+            return
+        terms = {f"loss_{name}": round(value, 6) for name, value in model.pop_loss_term_means().items()}
+        logs.update(terms)
+        if state.log_history and state.log_history[-1].get("loss") == logs.get("loss"):
+            state.log_history[-1].update(terms)
+
+
+@dataclass
+class TrainSettings:
+    """What one training run needs besides the model and the data; defaults suit the embedded demo data."""
+
+    output_dir: str = "runs/dib"
+    num_train_epochs: float = 10
+    per_device_train_batch_size: int = 32
+    per_device_eval_batch_size: int = 64
+    learning_rate: float = 1e-3
+    text_learning_rate: float | None = 5e-5
+    weight_decay: float = 0.0
+    gradient_accumulation_steps: int = 1
+    metric_for_best_model: str = "MAE"
+    early_stopping_patience: int | None = 8
+    logging_steps: int = 10
+    seed: int = 1111
+    disable_tqdm: bool = False
+    extra_args: dict = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    seed: int
+    validation: dict
+    test: dict
+    best_checkpoint: str | None
+    log_history: list
+
+
+def greater_is_better(metric: str) -> bool:
+    if metric in GREATER_IS_BETTER:
+        return GREATER_IS_BETTER[metric]
+    if metric.lower() in ("loss", "mae"):
+        return False
+    raise ValueError(f"metric_for_best_model={metric!r} is not a known MSA metric; known: {sorted(GREATER_IS_BETTER)}")
+
+
+def build_trainer(model, processor, train_dataset, eval_dataset, settings: TrainSettings) -> Trainer:
+    """A stock Trainer wired for MSA: raw-column collator, per-epoch validation, best-by-metric, loss terms."""
+    config = model.config
+    metric = settings.metric_for_best_model
+    args = TrainingArguments(
+        output_dir=settings.output_dir,
+        num_train_epochs=settings.num_train_epochs,
+        per_device_train_batch_size=settings.per_device_train_batch_size,
+        per_device_eval_batch_size=settings.per_device_eval_batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        learning_rate=settings.learning_rate,
+        weight_decay=settings.weight_decay,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="steps",
+        logging_steps=settings.logging_steps,
+        load_best_model_at_end=True,
+        metric_for_best_model=metric,
+        greater_is_better=greater_is_better(metric),
+        save_total_limit=1,
+        remove_unused_columns=False,  # the collator reads raw text/audio/vision columns
+        label_names=["labels"],
+        seed=settings.seed,
+        data_seed=settings.seed,
+        disable_tqdm=settings.disable_tqdm,
+        report_to="none",
+        **settings.extra_args,
+    )
+    callbacks = [LossTermsCallback()]
+    if settings.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
+    optimizer = build_optimizer(model, settings.learning_rate, settings.text_learning_rate, settings.weight_decay)
+    return Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        data_collator=MSADataCollator(processor, problem_type=config.problem_type),
+        processing_class=processor,
+        compute_metrics=make_compute_metrics(config.metric_family),
+        callbacks=callbacks,
+        optimizers=(optimizer, None),
+    )
+
+
+def _strip(metrics: dict, prefix: str) -> dict:
+    return {k[len(prefix) + 1 :]: v for k, v in metrics.items() if k.startswith(prefix + "_")}
+
+
+def train_and_evaluate(model, processor, dataset, settings: TrainSettings, validation_split: str = "validation",
+                       test_split: str | None = "test") -> tuple[Trainer, RunResult]:
+    """Train with early stopping on the validation split, reload the best epoch, evaluate validation and test."""
+    trainer = build_trainer(model, processor, dataset["train"], dataset[validation_split], settings)
+    trainer.train()
+    validation = _strip(trainer.evaluate(dataset[validation_split], metric_key_prefix="validation"), "validation")
+    test = {}
+    if test_split is not None and test_split in dataset:
+        test = _strip(trainer.evaluate(dataset[test_split], metric_key_prefix="test"), "test")
+    result = RunResult(settings.seed, validation, test, trainer.state.best_model_checkpoint,
+                       list(trainer.state.log_history))
+    return trainer, result
+
+
+def summarize_runs(results: list[dict]) -> dict[str, dict[str, float]]:
+    """{metric: {mean, std, n}} over runs (population std, ddof=0, as MMSA's `np.std`); NaNs are counted apart."""
+    keys = sorted({k for r in results for k, v in r.items() if isinstance(v, (int, float))})
+    summary = {}
+    for key in keys:
+        values = np.asarray([r[key] for r in results if key in r], dtype=float)
+        finite = values[np.isfinite(values)]
+        summary[key] = {
+            "mean": float(finite.mean()) if len(finite) else math.nan,
+            "std": float(finite.std()) if len(finite) else math.nan,
+            "n": int(len(finite)),
+            "n_nan": int(len(values) - len(finite)),
+        }
+    return summary
+
+
+def format_summary(summary: dict[str, dict[str, float]], keys: list[str] | None = None) -> str:
+    keys = keys or [k for k in summary if not k.startswith(("loss", "runtime", "samples", "steps", "epoch"))]
+    return "  ".join(f"{k} {summary[k]['mean']:.4f}±{summary[k]['std']:.4f}" for k in keys if k in summary)
+
+
+def run_seeds(build_model, processor, dataset, settings: TrainSettings, seeds: list[int],
+              keep_checkpoints: bool = False) -> dict:
+    """Train and evaluate one fresh model per seed (`build_model()` is called after seeding); return all runs and
+    the mean ± std of the test (and validation) metrics."""
+    from transformers import set_seed
+
+    runs = []
+    base_dir = Path(settings.output_dir)
+    for seed in seeds:
+        set_seed(seed)
+        run_settings = TrainSettings(**{**asdict(settings), "seed": seed, "output_dir": str(base_dir / f"seed-{seed}")})
+        trainer, result = train_and_evaluate(build_model(), processor, dataset, run_settings)
+        runs.append(result)
+        if keep_checkpoints:
+            trainer.save_model(str(base_dir / f"seed-{seed}" / "best"))
+        else:
+            shutil.rmtree(run_settings.output_dir, ignore_errors=True)
+    report = {
+        "seeds": seeds,
+        "runs": [{"seed": r.seed, "validation": r.validation, "test": r.test} for r in runs],
+        "test": summarize_runs([r.test for r in runs]),
+        "validation": summarize_runs([r.validation for r in runs]),
+    }
+    base_dir.mkdir(parents=True, exist_ok=True)
+    (base_dir / "seeds_report.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+__all__ = [
+    "LossTermsCallback",
+    "RunResult",
+    "TrainSettings",
+    "build_optimizer",
+    "build_trainer",
+    "format_summary",
+    "greater_is_better",
+    "run_seeds",
+    "summarize_runs",
+    "train_and_evaluate",
+]

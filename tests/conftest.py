@@ -1,0 +1,73 @@
+"""Shared fixtures: tiny configs (hidden 20, one layer), MiniLM's real tokenizer, the real data folder."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+torch.set_num_threads(2)
+
+import hf_msa  # noqa: E402
+from hf_msa import DibConfig, MSAFeatureExtractor, MSAProcessor  # noqa: E402
+from hf_msa.text_encoders import minilm_path  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TINY_TEXT = dict(model_type="bert", vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                 intermediate_size=32, max_position_embeddings=64)
+
+
+def tiny_dib_config(**overrides) -> DibConfig:
+    values = dict(text_config=dict(TINY_TEXT), hidden_size=20, num_attention_heads=2, num_encoder_layers=1,
+                  vib_hidden_size=32, audio_max_length=60, vision_max_length=60, text_max_length=24)
+    values.update(overrides)
+    preset = values.pop("preset", "mosi")
+    return DibConfig.from_preset(preset, **values)
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(minilm_path())
+
+
+@pytest.fixture(scope="session")
+def processor(tokenizer):
+    config = tiny_dib_config()
+    return MSAProcessor(MSAFeatureExtractor.from_model_config(config), tokenizer, max_text_length=24)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} is absent (it lives beside the repository, never inside it)")
+    return SHARED_DATA
+
+
+def random_batch(config, batch_size=12, text_length=10, audio_length=30, vision_length=25, seed=0, labels=True):
+    generator = torch.Generator().manual_seed(seed)
+    batch = {
+        "input_ids": torch.randint(1000, 2000, (batch_size, text_length), generator=generator),
+        "attention_mask": torch.ones(batch_size, text_length, dtype=torch.long),
+    }
+    if config.has_audio:
+        batch["audio_features"] = torch.randn(batch_size, audio_length, config.audio_dim, generator=generator)
+        batch["audio_attention_mask"] = torch.ones(batch_size, audio_length, dtype=torch.long)
+    if config.has_vision:
+        batch["vision_features"] = torch.randn(batch_size, vision_length, config.vision_dim, generator=generator)
+        batch["vision_attention_mask"] = torch.ones(batch_size, vision_length, dtype=torch.long)
+    if labels:
+        if config.problem_type == "regression":
+            batch["labels"] = torch.rand(batch_size, generator=generator) * 6 - 3
+        else:
+            batch["labels"] = torch.randint(0, config.num_labels, (batch_size,), generator=generator)
+    return batch
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
