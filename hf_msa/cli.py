@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     demo.add_argument("--output-dir", default="runs/demo")
     demo.add_argument("--text-encoder", default="minilm", help="minilm | tiny | a local folder | a Hub id")
     demo.add_argument("--epochs", type=float, default=6)
-    demo.add_argument("--lr", type=float, default=1e-3)
+    demo.add_argument("--lr", type=float, default=3e-3)
     demo.add_argument("--text-lr", type=float, default=5e-5)
     demo.add_argument("--seed", type=int, default=1111)
     demo.set_defaults(func=cmd_demo)

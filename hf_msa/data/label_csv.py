@@ -41,7 +41,10 @@ def read_label_csv(path: str | Path) -> DatasetDict:
             clip = row["id"] if "id" in columns else f"{row['video_id']}_{row['clip_id']}"
             splits[SPLIT_NAMES[mode]].append({"id": str(clip), "text": row["text"] or "", "label": label})
     features = Features({"id": Value("string"), "text": Value("string"), "label": Value("float32")})
-    return DatasetDict({name: Dataset.from_list(rows, features=features) for name, rows in splits.items()})
+    return DatasetDict({
+        name: Dataset.from_dict({column: [row[column] for row in rows] for column in features}, features=features)
+        for name, rows in splits.items()
+    })
 
 
 __all__ = ["read_label_csv"]

@@ -75,6 +75,7 @@ class SequenceEncoder(nn.Module):
         valid = mask.bool()
         # missing rows (no valid step) attend to everything so softmax stays finite; pooling zeroes them later
         key_mask = valid | ~valid.any(dim=1, keepdim=True)
+        features = features * valid.unsqueeze(-1).to(features.dtype)  # padding must not leak through the conv
         hidden = self.projection(features.transpose(1, 2)).transpose(1, 2)  # [B, T, d]
         hidden = self.embed_scale * hidden + sinusoidal_positions(hidden.shape[1], hidden.shape[2],
                                                                   hidden.device, hidden.dtype)

@@ -1,0 +1,63 @@
+"""One suite over every registered model (timm's habit): a new method is tested the moment it is registered."""
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoModel
+
+from hf_msa import MODEL_REGISTRY
+
+from .conftest import TINY_TEXT, random_batch
+
+# The smallest config of each method; a method registered without an entry here fails test_every_model_has_a_tiny_config.
+TINY_OVERRIDES = {
+    "dib": dict(hidden_size=20, num_attention_heads=2, num_encoder_layers=1, vib_hidden_size=32),
+}
+
+
+def tiny_config(model_type, preset="mosi"):
+    config_class = MODEL_REGISTRY[model_type][0]
+    extra = dict(vision_dim=12, vision_max_length=1) if preset == "mvsa" else {}
+    return config_class.from_preset(preset, text_config=dict(TINY_TEXT), **TINY_OVERRIDES[model_type], **extra)
+
+
+def test_every_model_has_a_tiny_config():
+    assert set(MODEL_REGISTRY) == set(TINY_OVERRIDES)
+
+
+@pytest.mark.parametrize("model_type", sorted(MODEL_REGISTRY))
+@pytest.mark.parametrize("preset", ["mosi", "mosei", "sims", "mvsa"])
+def test_forward_backward_every_preset(model_type, preset):
+    torch.manual_seed(0)
+    config = tiny_config(model_type, preset)
+    model = MODEL_REGISTRY[model_type][2](config)
+    batch = random_batch(config, vision_length=1 if preset == "mvsa" else 25)
+    out = model(**batch)
+    expected = (12,) if config.problem_type == "regression" else (12, config.num_labels)
+    assert out.logits.shape == expected and torch.isfinite(out.logits).all()
+    assert torch.isfinite(out.loss) and out.loss_terms and all(torch.isfinite(v) for v in out.loss_terms.values())
+    out.loss.backward()
+    assert sum(p.grad.abs().sum().item() for p in model.parameters() if p.grad is not None) > 0
+
+
+@pytest.mark.parametrize("model_type", sorted(MODEL_REGISTRY))
+def test_save_load_and_auto_classes(model_type, tmp_path):
+    torch.manual_seed(0)
+    config = tiny_config(model_type)
+    model = MODEL_REGISTRY[model_type][2](config).eval()
+    batch = random_batch(config, labels=False)
+    model.save_pretrained(tmp_path)
+    assert type(AutoConfig.from_pretrained(tmp_path)) is MODEL_REGISTRY[model_type][0]
+    reloaded = AutoModel.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        assert torch.equal(reloaded(**batch).logits, model(**batch).logits)
+
+
+@pytest.mark.parametrize("model_type", sorted(MODEL_REGISTRY))
+def test_missing_audio_and_vision_and_eval_determinism(model_type):
+    config = tiny_config(model_type)
+    model = MODEL_REGISTRY[model_type][2](config).eval()
+    batch = random_batch(config, labels=False)
+    with torch.no_grad():
+        assert torch.equal(model(**batch).logits, model(**batch).logits)  # no sampling in eval
+        text_only = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    assert torch.isfinite(text_only).all()

@@ -1,0 +1,41 @@
+import json
+
+import numpy as np
+import torch
+from transformers import AutoModel
+
+from hf_msa.cli import main
+
+
+def test_demo_trains_saves_reloads_and_reports(tmp_path, capsys):
+    main(["demo", "--text-encoder", "tiny", "--epochs", "1", "--output-dir", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert "max |prediction difference| = 0 (identical)" in printed and "Non0_acc_2" in printed
+    report = json.loads((tmp_path / "demo_metrics.json").read_text())
+    assert report["reload_max_abs_difference"] == 0
+    assert set(report["test"]) >= {"MAE", "Corr", "Has0_acc_2", "Non0_F1_score", "Mult_acc_7"}
+    model = AutoModel.from_pretrained(tmp_path / "dib-synthetic")
+    assert type(model).__name__ == "DibForSentimentAnalysis"
+
+
+def test_train_then_evaluate_on_real_mosi_transcripts(shared_data, tmp_path, capsys):
+    out = tmp_path / "run"
+    main(["train", "--data", str(shared_data / "mosi" / "label.csv"), "--text-encoder", "tiny", "--epochs", "1",
+          "--max-samples", "40", "--seeds", "1", "2", "--output-dir", str(out), "--batch-size", "16",
+          "--config-overrides", '{"hidden_size": 20, "num_attention_heads": 2, "num_encoder_layers": 1}'])
+    report = json.loads((out / "seeds_report.json").read_text())
+    assert report["seeds"] == [1, 2] and report["test"]["MAE"]["n"] == 2
+    assert "test mean ± std" in capsys.readouterr().out
+    main(["evaluate", "--model", str(out / "seed-1" / "best"), "--data", str(shared_data / "mosi" / "label.csv")])
+    printed = capsys.readouterr().out
+    assert "Non0_F1_score" in printed and "MAE" in printed
+
+
+def test_saved_best_model_predicts_finite_scores(shared_data, tmp_path):
+    out = tmp_path / "run"
+    main(["train", "--data", "synthetic", "--text-encoder", "tiny", "--epochs", "1", "--max-samples", "40",
+          "--output-dir", str(out), "--batch-size", "16"])
+    model = AutoModel.from_pretrained(out / "seed-1111" / "best").eval()
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([[101, 2204, 102]])).logits
+    assert logits.shape == (1,) and np.isfinite(logits.numpy()).all()

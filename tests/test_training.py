@@ -1,0 +1,134 @@
+"""The stock Trainer on the embedded synthetic data, with tiny models (a few seconds per run on 2 cores)."""
+
+import json
+
+import numpy as np
+import pytest
+from transformers import Trainer, set_seed
+
+from hf_msa import DibForSentimentAnalysis
+from hf_msa.cli import predict
+from hf_msa.data import load_synthetic_mosi
+from hf_msa.metrics import msa_metrics
+from hf_msa.training import TrainSettings, build_optimizer, build_trainer, run_seeds, train_and_evaluate
+
+from .conftest import TINY_TEXT, tiny_dib_config
+
+SIZES = {"train": 480, "validation": 120, "test": 120}
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return load_synthetic_mosi(SIZES, seed=3).with_format("numpy")
+
+
+def trainable_config(**overrides):
+    """The smallest DIB that learns the synthetic task in 10 epochs (about 20 s on 2 cores)."""
+    values = dict(hidden_size=50, num_attention_heads=5, num_encoder_layers=2, vib_hidden_size=256,
+                  text_config=dict(TINY_TEXT, hidden_size=32, intermediate_size=64))
+    values.update(overrides)
+    return tiny_dib_config(**values)
+
+
+def settings(tmp_path, **overrides):
+    values = dict(output_dir=str(tmp_path), num_train_epochs=10, learning_rate=3e-3, text_learning_rate=1e-3,
+                  early_stopping_patience=None, disable_tqdm=True, logging_steps=5, seed=7)
+    values.update(overrides)
+    return TrainSettings(**values)
+
+
+@pytest.fixture(scope="module")
+def trained(synthetic, processor, tmp_path_factory):
+    """One DIB trained on all modalities and one trained with audio and vision removed, same budget."""
+    out = {}
+    for name, data in (("full", synthetic), ("text_only", synthetic.remove_columns(["audio", "vision"]))):
+        set_seed(7)
+        model = DibForSentimentAnalysis(trainable_config())
+        trainer, result = train_and_evaluate(model, processor, data, settings(tmp_path_factory.mktemp(name)))
+        out[name] = (trainer, result)
+    return out
+
+
+def test_training_loss_falls_and_beats_a_constant_predictor(trained, synthetic):
+    trainer, result = trained["full"]
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:3])
+    train_labels, test_labels = np.asarray(synthetic["train"]["label"]), np.asarray(synthetic["test"]["label"])
+    constant = np.full_like(test_labels, np.median(train_labels))  # the best constant under L1
+    baseline = msa_metrics(constant, test_labels, "mosi")["MAE"]
+    assert result.test["MAE"] < 0.75 * baseline
+    assert result.test["Corr"] > 0.5
+
+
+def test_all_modalities_beat_audio_and_vision_masked_out(trained):
+    full, text_only = trained["full"][1].test, trained["text_only"][1].test
+    assert full["MAE"] < text_only["MAE"] - 0.1
+    assert full["Corr"] > text_only["Corr"] + 0.05
+
+
+def test_the_same_model_gets_worse_when_audio_and_vision_are_fed_as_missing(trained, synthetic, processor):
+    model = trained["full"][0].model
+    labels = np.asarray(synthetic["test"]["label"])
+    with_av = msa_metrics(predict(model, processor, synthetic["test"]), labels, "mosi")
+    without = msa_metrics(predict(model, processor, synthetic["test"], drop_modalities=("audio", "vision")), labels, "mosi")
+    assert with_av["MAE"] < without["MAE"]
+
+
+def test_every_loss_term_is_logged(trained):
+    trainer, _ = trained["full"]
+    logged = [entry for entry in trainer.state.log_history if "loss" in entry]
+    expected = {"loss_task", "loss_unimodal_text", "loss_unimodal_audio", "loss_unimodal_vision", "loss_mi_text",
+                "loss_mi_audio", "loss_mi_vision", "loss_mi_fusion"}
+    assert logged and all(expected <= set(entry) for entry in logged)
+    assert all(np.isfinite(entry[key]) for entry in logged for key in expected)
+
+
+def test_best_epoch_by_validation_mae_is_reloaded(trained):
+    trainer, result = trained["full"]
+    history = [entry["eval_MAE"] for entry in trainer.state.log_history if "eval_MAE" in entry]
+    assert trainer.state.best_metric == pytest.approx(min(history))
+    assert result.validation["MAE"] == pytest.approx(min(history), abs=1e-4)
+
+
+def test_text_encoder_gets_its_own_learning_rate():
+    model = DibForSentimentAnalysis(tiny_dib_config())
+    optimizer = build_optimizer(model, learning_rate=1e-3, text_learning_rate=1e-5, weight_decay=0.01)
+    text_ids = {id(p) for p in model.get_text_encoder().parameters()}
+    for group in optimizer.param_groups:
+        is_text = {id(p) in text_ids for p in group["params"]}
+        assert len(is_text) == 1
+        assert group["lr"] == (1e-5 if is_text.pop() else 1e-3)
+    assert sum(len(g["params"]) for g in optimizer.param_groups) == len(list(model.parameters()))
+
+
+def test_gradient_accumulation_does_not_change_the_loss_scale(synthetic, processor, tmp_path):
+    first_losses = {}
+    for accumulation, batch_size in ((1, 32), (2, 16)):
+        set_seed(0)
+        model = DibForSentimentAnalysis(tiny_dib_config(attn_dropout=0.0, relu_dropout=0.0, res_dropout=0.0,
+                                                        embed_dropout=0.0))
+        run = settings(tmp_path / str(accumulation), num_train_epochs=1, learning_rate=0.0, text_learning_rate=0.0,
+                       per_device_train_batch_size=batch_size, gradient_accumulation_steps=accumulation,
+                       logging_steps=1, extra_args={"max_steps": 2})
+        trainer = build_trainer(model, processor, synthetic["train"], synthetic["validation"], run)
+        trainer.train()
+        first_losses[accumulation] = [e["loss"] for e in trainer.state.log_history if "loss" in e][0]
+    ratio = first_losses[2] / first_losses[1]
+    assert 0.8 < ratio < 1.25, first_losses  # 2.0 when the loss is not divided by the accumulation steps
+
+
+def test_stock_trainer_class_is_used(synthetic, processor, tmp_path):
+    trainer = build_trainer(DibForSentimentAnalysis(tiny_dib_config()), processor, synthetic["train"],
+                            synthetic["validation"], settings(tmp_path))
+    assert type(trainer) is Trainer
+
+
+def test_several_seeds_give_a_mean_and_std_report(synthetic, processor, tmp_path):
+    small = synthetic.__class__({k: v.select(range(64)) for k, v in synthetic.items()})
+    report = run_seeds(lambda: DibForSentimentAnalysis(tiny_dib_config()), processor, small,
+                       settings(tmp_path, num_train_epochs=1), seeds=[1, 2])
+    assert report["seeds"] == [1, 2] and len(report["runs"]) == 2
+    assert report["test"]["MAE"]["n"] == 2 and report["test"]["MAE"]["std"] >= 0
+    maes = [run["test"]["MAE"] for run in report["runs"]]
+    assert report["test"]["MAE"]["mean"] == pytest.approx(np.mean(maes))
+    assert json.loads((tmp_path / "seeds_report.json").read_text())["seeds"] == [1, 2]
