@@ -62,7 +62,8 @@ def random_batch(config, batch_size=12, text_length=10, audio_length=30, vision_
         batch["vision_attention_mask"] = torch.ones(batch_size, vision_length, dtype=torch.long)
     if labels:
         if config.problem_type == "regression":
-            batch["labels"] = torch.rand(batch_size, generator=generator) * 6 - 3
+            low, high = config.label_range
+            batch["labels"] = torch.rand(batch_size, generator=generator) * (high - low) + low
         else:
             batch["labels"] = torch.randint(0, config.num_labels, (batch_size,), generator=generator)
     return batch
