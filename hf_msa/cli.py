@@ -3,6 +3,7 @@
     hf-msa demo                      train DIB on the embedded data, evaluate, save, reload, compare, print metrics
     hf-msa train --data PATH|synthetic [--seeds 1111 1112 ...]   fine-tune with the stock Trainer
     hf-msa evaluate --model DIR --data PATH|synthetic            MSA metrics of a saved model
+    hf-msa card --results benchmarks/results/X.json              render a model card from measured results
 """
 
 import argparse
@@ -141,6 +142,18 @@ def cmd_evaluate(args) -> None:
     _print_metrics(f"{args.model} on {args.data} [{args.split}]", metrics)
 
 
+def cmd_card(args) -> None:
+    from .hub import render_model_card
+
+    card = render_model_card(
+        args.template, args.results, model_name=args.model_name, method=args.method,
+        dataset_type=args.dataset_type, dataset_name=args.dataset_name, dataset_config=args.dataset_config,
+        base_model=args.base_model, repo_id=args.repo_id, evaluation_note=args.note,
+    )
+    card.save(args.output)
+    print(f"model card written to {args.output}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="hf-msa", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +190,20 @@ def main(argv: list[str] | None = None) -> None:
     evaluate.add_argument("--data", default="synthetic")
     evaluate.add_argument("--split", default="test")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    card = commands.add_parser("card", help="render a model card from a results JSON")
+    card.add_argument("--template", default="model_cards/templates/dib-mosi.md")
+    card.add_argument("--results", default="benchmarks/results/dib_mosi_text.json")
+    card.add_argument("--output", default="model_cards/dib-mosi.md")
+    card.add_argument("--model-name", default="dib-mosi")
+    card.add_argument("--method", default="DIB")
+    card.add_argument("--repo-id", default="hf-msa/dib-mosi")
+    card.add_argument("--dataset-type", default="hf-msa/cmu-mosi")
+    card.add_argument("--dataset-name", default="CMU-MOSI")
+    card.add_argument("--dataset-config", default="transcripts")
+    card.add_argument("--base-model", default="sentence-transformers/all-MiniLM-L6-v2")
+    card.add_argument("--note", default="Numbers below are read from the results file named under Source.")
+    card.set_defaults(func=cmd_card)
 
     args = parser.parse_args(argv)
     args.func(args)

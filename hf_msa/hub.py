@@ -1,0 +1,50 @@
+"""Model cards rendered from results files, with huggingface_hub's card classes.
+
+A card's numbers come from a results JSON written by a benchmark or a training run (never typed by hand): the
+YAML `model-index` gets the test means, the body gets mean ± std per seed set, the data, the encoder and the seeds.
+"""
+
+import json
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+METRIC_TYPES = {"MAE": "mae", "Corr": "pearsonr", "F1_score": "f1", "Accuracy": "accuracy"}
+
+
+def _metric_type(key: str) -> str:
+    if key in METRIC_TYPES:
+        return METRIC_TYPES[key]
+    return "f1" if "F1" in key else "accuracy"
+
+
+def eval_results(test_summary: dict, dataset_type: str, dataset_name: str,
+                 dataset_config: str | None = None) -> list[EvalResult]:
+    """`model-index` entries (test-split means) from a `summarize_runs` dict {metric: {mean, std, n}}."""
+    return [
+        EvalResult(task_type="text-classification", task_name="Multimodal Sentiment Analysis",
+                   dataset_type=dataset_type, dataset_name=dataset_name, dataset_config=dataset_config,
+                   dataset_split="test", metric_type=_metric_type(key), metric_name=key,
+                   metric_value=round(stats["mean"], 4))
+        for key, stats in test_summary.items()
+        if stats.get("n") and not key.startswith(("loss", "runtime", "samples", "steps", "epoch"))
+    ]
+
+
+def render_model_card(template_path: str | Path, results_path: str | Path, *, model_name: str, method: str,
+                      dataset_type: str, dataset_name: str, dataset_config: str | None = None,
+                      base_model: str | None = None, license: str = "apache-2.0", language: str = "en",
+                      result_key: str = "dib", **template_kwargs) -> ModelCard:
+    """Fill a Jinja card template with a results JSON; the template sees `results` (the whole file) too."""
+    results = json.loads(Path(results_path).read_text())
+    data = ModelCardData(
+        model_name=model_name, library_name="transformers", license=license, language=language,
+        tags=["multimodal-sentiment-analysis", "hf_msa", method.lower()], datasets=[dataset_type],
+        metrics=["mae", "pearsonr", "accuracy", "f1"], base_model=base_model,
+        eval_results=eval_results(results[result_key]["test"], dataset_type, dataset_name, dataset_config),
+    )
+    return ModelCard.from_template(data, template_path=str(template_path), model_name=model_name, method=method,
+                                   results=results, results_file=str(results_path), **template_kwargs)
+
+
+__all__ = ["eval_results", "render_model_card"]

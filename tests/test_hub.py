@@ -1,0 +1,31 @@
+import json
+
+from huggingface_hub import ModelCard
+
+from hf_msa.cli import main
+from hf_msa.training import summarize_runs
+
+
+def test_model_card_is_rendered_from_a_results_file(tmp_path):
+    runs = [{"MAE": 0.80, "Corr": 0.70, "Non0_acc_2": 0.81}, {"MAE": 0.90, "Corr": 0.60, "Non0_acc_2": 0.79}]
+    keys = ["Non0_acc_2", "Non0_F1_score", "Has0_acc_2", "Has0_F1_score", "Mult_acc_5", "Mult_acc_7", "MAE", "Corr"]
+    runs = [{k: r.get(k, 0.5) for k in keys} for r in runs]
+    summary = summarize_runs(runs)
+    results = {
+        "benchmark": "unit", "command": "pytest", "data": {"file": "x/mosi/label.csv",
+                                                            "sizes": {"train": 1, "validation": 2, "test": 3}},
+        "encoder": "tiny", "settings": {"num_train_epochs": 4, "per_device_train_batch_size": 32,
+                                        "text_learning_rate": 5e-5, "dib_learning_rate": 1e-3, "seeds": [1, 2]},
+        "machine": {"platform": "linux", "cpus": 2}, "versions": {"torch": "t", "transformers": "v"},
+        "dib": {"test": summary}, "text_only": {"test": summary},
+    }
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    output = tmp_path / "card.md"
+    main(["card", "--results", str(path), "--output", str(output)])
+    card = ModelCard.load(output)
+    evals = {e.metric_name: e.metric_value for e in card.data.eval_results}
+    assert evals["MAE"] == 0.85 and evals["Corr"] == 0.65
+    assert card.data.model_name == "dib-mosi" and "dib" in card.data.tags
+    text = output.read_text()
+    assert "| MAE | 0.8500 ± 0.0500 |" in text and "Seeds: 1, 2" in text and "Audio and vision are absent" in text
