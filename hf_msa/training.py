@@ -120,6 +120,7 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
         data_seed=settings.seed,
         disable_tqdm=settings.disable_tqdm,
         report_to="none",
+        dataloader_pin_memory=torch.cuda.is_available(),
         **settings.extra_args,
     )
     callbacks = [LossTermsCallback()]

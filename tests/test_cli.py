@@ -39,3 +39,18 @@ def test_saved_best_model_predicts_finite_scores(shared_data, tmp_path):
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([[101, 2204, 102]])).logits
     assert logits.shape == (1,) and np.isfinite(logits.numpy()).all()
+
+
+def test_example_script_fine_tunes_minilm_on_real_transcripts(shared_data, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "train.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--data", str(shared_data / "mosi" / "label.csv"), "--epochs", "1",
+         "--max-samples", "48", "--output-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Non0_acc_2" in done.stdout and (tmp_path / "best" / "model.safetensors").is_file()
