@@ -69,6 +69,8 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[1111, 1112, 1113])
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "dib_mosi_text.json"))
     parser.add_argument("--work-dir", default="runs/bench_dib_mosi_text")
+    parser.add_argument("--reuse-dib", action="store_true",
+                        help="reuse <work-dir>/dib/seeds_report.json from an earlier run with the same seeds")
     args = parser.parse_args()
     hf_logging.set_verbosity_error()
     dataset = read_label_csv(args.data)
@@ -80,13 +82,19 @@ def main():
     config = DibConfig.from_preset("mosi")
     processor = MSAProcessor(MSAFeatureExtractor.from_model_config(config),
                              AutoTokenizer.from_pretrained(minilm_path()), max_text_length=config.text_max_length)
-    dib = run_seeds(lambda: DibForSentimentAnalysis.from_text_pretrained(minilm_path(), config=config), processor,
-                    dataset, TrainSettings(output_dir=f"{args.work_dir}/dib", learning_rate=args.lr, **common),
-                    args.seeds)
-    dib_seconds = time.time() - started
+    previous = Path(args.work_dir) / "dib" / "seeds_report.json"
+    reused = args.reuse_dib and previous.is_file() and json.loads(previous.read_text())["seeds"] == args.seeds
+    if reused:
+        dib, dib_seconds = json.loads(previous.read_text()), None
+    else:
+        dib = run_seeds(lambda: DibForSentimentAnalysis.from_text_pretrained(minilm_path(), config=config),
+                        processor, dataset,
+                        TrainSettings(output_dir=f"{args.work_dir}/dib", learning_rate=args.lr, **common), args.seeds)
+        dib_seconds = round(time.time() - started, 1)
     started = time.time()
     text_only = text_only_runs(dataset, TrainSettings(output_dir=f"{args.work_dir}/text", learning_rate=args.text_lr,
-                                                      **common), args.seeds, config.text_max_length)
+                                                      metric_family="mosi", **common),
+                               args.seeds, config.text_max_length)
     text_seconds = time.time() - started
 
     result = {
@@ -100,7 +108,8 @@ def main():
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": torch.get_num_threads()},
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__},
-        "wall_seconds": {"dib": round(dib_seconds, 1), "text_only": round(text_seconds, 1)},
+        "wall_seconds": {"dib": dib_seconds, "text_only": round(text_seconds, 1)},
+        "dib_reused_from": str(previous) if reused else None,
         "dib": {k: dib[k] for k in ("runs", "test", "validation")},
         "text_only": {k: text_only[k] for k in ("runs", "test", "validation")},
     }

@@ -73,6 +73,7 @@ class TrainSettings:
     early_stopping_patience: int | None = 8
     logging_steps: int = 10
     seed: int = 1111
+    metric_family: str | None = None  # None: the model config's `metric_family` (set it for non-hf_msa models)
     disable_tqdm: bool = False
     extra_args: dict = field(default_factory=dict)
 
@@ -97,6 +98,9 @@ def greater_is_better(metric: str) -> bool:
 def build_trainer(model, processor, train_dataset, eval_dataset, settings: TrainSettings) -> Trainer:
     """A stock Trainer wired for MSA: raw-column collator, per-epoch validation, best-by-metric, loss terms."""
     config = model.config
+    metric_family = settings.metric_family or getattr(config, "metric_family", None)
+    if metric_family is None:
+        raise ValueError(f"{type(config).__name__} has no metric_family: set TrainSettings.metric_family")
     metric = settings.metric_for_best_model
     args = TrainingArguments(
         output_dir=settings.output_dir,
@@ -134,7 +138,7 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
         eval_dataset=eval_dataset,
         data_collator=MSADataCollator(processor, problem_type=config.problem_type),
         processing_class=processor,
-        compute_metrics=make_compute_metrics(config.metric_family),
+        compute_metrics=make_compute_metrics(metric_family),
         callbacks=callbacks,
         optimizers=(optimizer, None),
     )
