@@ -4,6 +4,7 @@
     hf-msa train --data PATH|synthetic [--seeds 1111 1112 ...]   fine-tune with the stock Trainer
     hf-msa evaluate --model DIR --data PATH|synthetic            MSA metrics of a saved model
     hf-msa card --results benchmarks/results/X.json              render a model card from measured results
+    hf-msa data load|export NAME --data-dir DIR [--config C]     read raw dataset files; write Parquet + card
 """
 
 import argparse
@@ -142,6 +143,24 @@ def cmd_evaluate(args) -> None:
     _print_metrics(f"{args.model} on {args.data} [{args.split}]", metrics)
 
 
+def cmd_data(args) -> None:
+    from .data import dataset_sizes, dataset_spec, export_dataset, load_msa_dataset
+
+    spec = dataset_spec(args.name)
+    config = args.config or spec.default_config
+    dataset = load_msa_dataset(spec.name, args.data_dir, config, cache_dir=args.cache_dir)
+    print(f"{spec.pretty_name} [{config}]: {dataset_sizes(dataset)}")
+    print(f"features: {next(iter(dataset.values())).features}")
+    if args.action in ("export", "convert"):
+        card = args.card
+        default_card = Path("dataset_scripts") / spec.name / "README.md"
+        if card is None and default_card.is_file():
+            card = default_card
+        output = export_dataset(dataset, spec.name, config, args.output, card=card)
+        print(f"Parquet + card written to {output} (card: {card or 'rendered'}); "
+              f"upload with huggingface_hub.HfApi().upload_folder(folder_path='{output}', repo_type='dataset', ...)")
+
+
 def cmd_card(args) -> None:
     from .hub import render_model_card
 
@@ -190,6 +209,16 @@ def main(argv: list[str] | None = None) -> None:
     evaluate.add_argument("--data", default="synthetic")
     evaluate.add_argument("--split", default="test")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    data = commands.add_parser("data", help="read a dataset's raw files; export them as Parquet + card")
+    data.add_argument("action", choices=["load", "export", "convert"], help="convert = export")
+    data.add_argument("name", help="cmu_mosi | cmu_mosei | ch_sims | mvsa_single")
+    data.add_argument("--data-dir", required=True, help="folder with the raw files (see the dataset card)")
+    data.add_argument("--config", default=None, help="a config of the dataset (default: its default config)")
+    data.add_argument("--output", default="runs/export", help="export: the folder to write")
+    data.add_argument("--card", default=None, help="export: a dataset card to copy (default: dataset_scripts/<name>/README.md)")
+    data.add_argument("--cache-dir", default=None)
+    data.set_defaults(func=cmd_data)
 
     card = commands.add_parser("card", help="render a model card from a results JSON")
     card.add_argument("--template", default="model_cards/templates/dib-mosi.md")

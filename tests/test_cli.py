@@ -54,3 +54,20 @@ def test_example_script_fine_tunes_minilm_on_real_transcripts(shared_data, tmp_p
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Non0_acc_2" in done.stdout and (tmp_path / "best" / "model.safetensors").is_file()
+
+
+def test_data_export_writes_parquet_and_the_dataset_card(shared_data, tmp_path, capsys, monkeypatch):
+    from pathlib import Path
+
+    from datasets import load_dataset
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # the default card is dataset_scripts/<name>/README.md
+    out = tmp_path / "hub"
+    main(["data", "export", "cmu_mosei", "--data-dir", str(shared_data / "mosei"), "--config", "transcripts",
+          "--output", str(out), "--cache-dir", str(tmp_path / "cache")])
+    assert "{'train': 16274, 'validation': 1861, 'test': 4653}" in capsys.readouterr().out
+    readme = (out / "README.md").read_text()
+    assert "# CMU-MOSEI" in readme and "config_name: transcripts" in readme
+    assert "config_name: unaligned" not in readme  # only exported configs are listed
+    back = load_dataset(str(out), "transcripts", cache_dir=str(tmp_path / "cache2"))
+    assert {k: len(v) for k, v in back.items()} == {"train": 16274, "validation": 1861, "test": 4653}

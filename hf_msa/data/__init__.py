@@ -1,7 +1,24 @@
-"""Readers, the collator and the embedded synthetic data."""
+"""Readers, the loader, the collator and the embedded synthetic data."""
 
+from .catalog import DATASETS, dataset_spec
 from .collator import MSADataCollator
+from .export import export_dataset
 from .label_csv import read_label_csv
-from .synthetic import load_synthetic_mosi
+from .loading import dataset_sizes, load_msa_dataset
+from .mmsa_pickle import UnsafePickleError, read_mmsa_pickle
+from .synthetic import load_synthetic_mosi, synthetic_mmsa_pickle, write_mmsa_pickle
 
-__all__ = ["MSADataCollator", "load_synthetic_mosi", "read_label_csv"]
+__all__ = [
+    "DATASETS",
+    "MSADataCollator",
+    "UnsafePickleError",
+    "dataset_sizes",
+    "dataset_spec",
+    "export_dataset",
+    "load_msa_dataset",
+    "load_synthetic_mosi",
+    "read_label_csv",
+    "read_mmsa_pickle",
+    "synthetic_mmsa_pickle",
+    "write_mmsa_pickle",
+]

@@ -79,4 +79,82 @@ def load_synthetic_mosi(sizes: dict[str, int] | None = None, seed: int = 0) -> D
     return DatasetDict(splits)
 
 
-__all__ = ["AUDIO_DIM", "SYNTHETIC_FEATURES", "VISION_DIM", "load_synthetic_mosi", "synthetic_rows"]
+
+
+
+# ---- synthetic files in the exact MMSA pickle layout (tests and benchmarks; no real pickle is obtainable here) ----
+
+MMSA_LAYOUTS = {
+    # dataset: (text length, (audio frames, audio dim), (vision frames, vision dim)) of the unaligned files
+    "mosi": (50, (375, 5), (500, 20)),
+    "mosei": (50, (500, 74), (500, 35)),
+    "sims": (39, (400, 33), (55, 709)),
+}
+
+
+def synthetic_mmsa_pickle(dataset: str = "mosi", aligned: bool = False, sizes: dict[str, int] | None = None,
+                          seed: int = 0, text_dim: int = 768, non_finite: bool = False) -> dict:
+    """A dict in MMSA's pickle layout (`train` / `valid` / `test`, §1.1 of the reference notes) with random values.
+
+    Valid frames come first and padding is zero, as in MMSA's files; `aligned=True` gives the word-aligned layout
+    (audio and vision as long as the text, no `*_lengths`). `non_finite=True` plants -inf and NaN in the audio,
+    as MOSEI's float64 -> float32 cast does.
+    """
+    text_length, (audio_frames, audio_dim), (vision_frames, vision_dim) = MMSA_LAYOUTS[dataset]
+    if aligned:
+        audio_frames = vision_frames = text_length
+    rng = np.random.default_rng(seed)
+    out = {}
+    for split, size in (sizes or {"train": 6, "valid": 3, "test": 4}).items():
+        words = rng.integers(2, text_length - 2, size=size)
+        text_bert = np.zeros((size, 3, text_length), dtype=np.float32)
+        for i, count in enumerate(words):
+            text_bert[i, 0, : count + 2] = [101] + list(rng.integers(1000, 29000, size=count)) + [102]
+            text_bert[i, 1, : count + 2] = 1
+        labels = np.round(rng.uniform(-1, 1, size) if dataset == "sims" else rng.uniform(-3, 3, size), 1)
+        arrays = {
+            "id": np.array([f"{split}video{i // 2}$_${i % 2 + 1:04d}" for i in range(size)], dtype=object),
+            "raw_text": np.array([f"clip {i} of {split}" for i in range(size)], dtype=object),
+            "text": rng.normal(size=(size, text_length, text_dim)).astype(np.float32),
+            "text_bert": text_bert,
+            "regression_labels": labels.astype(np.float32),
+            "classification_labels": np.digitize(labels, [-1e-9, 1e-9]).astype(np.float32),
+            "annotations": np.array([["Negative", "Neutral", "Positive"][int(c)]
+                                     for c in np.digitize(labels, [-1e-9, 1e-9])], dtype=object),
+        }
+        for modality, frames, dim in (("audio", audio_frames, audio_dim), ("vision", vision_frames, vision_dim)):
+            lengths = np.full(size, frames) if aligned else rng.integers(1, frames + 1, size=size)
+            values = np.zeros((size, frames, dim), dtype=np.float32)
+            for i, length in enumerate(lengths):
+                values[i, :length] = rng.normal(size=(length, dim))
+            arrays[modality] = values
+            if not aligned:
+                arrays[f"{modality}_lengths"] = lengths.astype(np.int64)
+        if dataset == "sims":
+            for suffix in ("T", "A", "V"):
+                arrays[f"regression_labels_{suffix}"] = np.clip(labels + rng.normal(0, 0.2, size), -1, 1).round(1)
+        if non_finite:
+            arrays["audio"][0, 0, 0], arrays["audio"][-1, 0, 1] = -np.inf, np.nan
+        out[split] = arrays
+    return out
+
+
+def write_mmsa_pickle(path, content: dict) -> None:
+    """Write an MMSA-layout dict the way MMSA does (a plain `pickle.dump`)."""
+    import pickle
+    from pathlib import Path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        pickle.dump(content, handle, protocol=4)
+
+__all__ = [
+    "AUDIO_DIM",
+    "MMSA_LAYOUTS",
+    "SYNTHETIC_FEATURES",
+    "VISION_DIM",
+    "load_synthetic_mosi",
+    "synthetic_mmsa_pickle",
+    "synthetic_rows",
+    "write_mmsa_pickle",
+]

@@ -1,0 +1,112 @@
+"""CMU-MultimodalSDK computational sequences (`.csd`, HDF5) read with h5py, without the SDK.
+
+A `.csd` file holds one root group (e.g. `Opinion Segment Labels`) with `data/<video_id>/{features,intervals}` and
+`metadata`. Row k-1 of a video's arrays is its k-th segment, which MMSA names `<video_id>_<k>` (k from 1); that is
+the id used here, so the rows join with MMSA's label.csv and feature pickles. The SDK carries no split.
+"""
+
+import json
+import math
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+
+def _open(path: str | Path) -> tuple[Path, h5py.File]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f".csd file not found: {path}")
+    if not h5py.is_hdf5(path):
+        raise ValueError(f"{path}: not an HDF5 file, so not a CMU-MultimodalSDK computational sequence (.csd)")
+    return path, h5py.File(path, "r")
+
+
+def _root(path: Path, handle: h5py.File) -> h5py.Group:
+    """The single root group; the SDK writes exactly one, and guessing among several would mix sequences."""
+    names = list(handle.keys())
+    if len(names) != 1:
+        raise ValueError(f"{path}: expected exactly one root group, found {len(names)}: {names}")
+    root = handle[names[0]]
+    if not isinstance(root, h5py.Group):
+        raise ValueError(f"{path}: root entry {names[0]!r} is a dataset, expected a group with data/ and metadata/")
+    return root
+
+
+def _decode(value) -> str:
+    """One metadata value as text.
+
+    The SDK stores each entry as a 1-element object array of bytes holding JSON text (`"CMU-MOSI"` with its quotes,
+    `1.0`, `true`, `["sentiment score"]`). JSON string literals are unquoted; anything else keeps its raw text, so a
+    version `1.0` stays `"1.0"` rather than becoming a float.
+    """
+    if isinstance(value, np.ndarray):
+        items = [_decode(item) for item in value.reshape(-1)]
+        return items[0] if len(items) == 1 else json.dumps(items)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    text = str(value)
+    if len(text) >= 2 and text.startswith('"') and text.endswith('"'):
+        try:
+            decoded = json.loads(text)
+        except json.JSONDecodeError:
+            return text
+        if isinstance(decoded, str):
+            return decoded
+    return text
+
+
+def read_csd_metadata(path: str | Path) -> dict[str, str]:
+    """The root group's `metadata` entries (e.g. "dataset name" -> "CMU-MOSI"), decoded to plain strings."""
+    path, handle = _open(path)
+    with handle:
+        root = _root(path, handle)
+        if "metadata" not in root:
+            raise ValueError(f"{path}: group {root.name!r} has no 'metadata'")
+        metadata = root["metadata"]
+        if isinstance(metadata, h5py.Dataset):
+            raise ValueError(f"{path}: {metadata.name!r} is a dataset, expected a group of entries")
+        out = {key: _decode(metadata[key][()]) for key in metadata if isinstance(metadata[key], h5py.Dataset)}
+        out.update({key: _decode(value) for key, value in metadata.attrs.items() if key not in out})
+        return out
+
+
+def read_csd(path: str | Path) -> list[dict]:
+    """One row per segment, ordered by video id then segment: id, video_id, clip_id, label, start, end.
+
+    `label` is `features[k-1, 0]` (the first feature dimension; the opinion-label files have exactly one) and
+    `start`/`end` are the segment's interval in seconds.
+    """
+    path, handle = _open(path)
+    with handle:
+        root = _root(path, handle)
+        if "data" not in root or not isinstance(root["data"], h5py.Group):
+            raise ValueError(f"{path}: group {root.name!r} has no 'data' group")
+        data = root["data"]
+        rows: list[dict] = []
+        for video_id in sorted(data.keys()):
+            video = data[video_id]
+            missing = [name for name in ("features", "intervals") if name not in video]
+            if missing:
+                raise ValueError(f"{path}: video {video_id!r} lacks {missing}")
+            features = np.asarray(video["features"][()])
+            intervals = np.asarray(video["intervals"][()])
+            if features.ndim != 2 or features.shape[1] < 1:
+                raise ValueError(f"{path}: video {video_id!r}: features must be 2-D (segments, dims), "
+                                 f"got shape {features.shape}")
+            if intervals.ndim != 2 or intervals.shape[1] != 2:
+                raise ValueError(f"{path}: video {video_id!r}: intervals must have shape (segments, 2), "
+                                 f"got {intervals.shape}")
+            if len(features) != len(intervals):
+                raise ValueError(f"{path}: video {video_id!r}: features has {len(features)} segments but "
+                                 f"intervals has {len(intervals)}")
+            for k in range(1, len(features) + 1):
+                label = float(features[k - 1, 0])
+                if not math.isfinite(label):
+                    raise ValueError(f"{path}: video {video_id!r} segment {k}: label is not finite ({label})")
+                rows.append({"id": f"{video_id}_{k}", "video_id": video_id, "clip_id": str(k), "label": label,
+                             "start": float(intervals[k - 1, 0]), "end": float(intervals[k - 1, 1])})
+        return rows
+
+
+__all__ = ["read_csd", "read_csd_metadata"]
