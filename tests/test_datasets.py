@@ -216,3 +216,4 @@ def test_cached_dataset_is_rebuilt_when_the_file_changes(tmp_path, cache):
     path.write_text("id,text,label,mode\nv_1,good,-2.0,train\nv_2,bad,0.5,test\n")
     again = load_msa_dataset("mosi", tmp_path, "transcripts", cache_dir=cache)
     assert again["train"][0]["label"] == -2.0 and len(again["test"]) == 1
+    assert "validation" not in again  # a split with no rows is left out, with a warning

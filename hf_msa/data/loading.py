@@ -2,13 +2,15 @@
 
 Splits are train / validation / test (the CMU-SDK label file, which has no split, gives one split "all" unless a
 label.csv beside it says which video belongs where). Feature sequences are `Array2D(shape=(None, D))` with padding
-stripped and their lengths kept; the result is written once to a memory-mapped Arrow cache keyed by the source
-file's path, size and modification time, so a changed file is read again.
+stripped and their lengths kept; the result is written once to an Arrow cache keyed by the source file's path, size
+and modification time, and memory-mapped from there on (a changed file is read again).
 """
 
 import hashlib
+import shutil
 from pathlib import Path
 
+from datasets import config as datasets_config
 from datasets import Array2D, ClassLabel, Dataset, DatasetDict, Features, List, Value
 from transformers.utils import logging
 
@@ -68,8 +70,8 @@ def _build(rows_by_split: dict, features: Features, path: Path, tag: tuple, cach
     """One memory-mapped Arrow dataset per split, cached under a fingerprint of the source file(s) and `tag`."""
     out = {}
     for split, rows in rows_by_split.items():
-        if isinstance(rows, list) and not rows:  # an empty split stays, empty (the generator route rejects it)
-            out[split] = Dataset.from_dict({column: [] for column in features}, features=features)
+        if isinstance(rows, list) and not rows:  # Arrow cannot store or reload a split with no rows
+            logger.warning(f"{path}: no rows for split {split!r}; the DatasetDict has no {split!r} split")
             continue
 
         def generate(rows=rows):
@@ -134,24 +136,31 @@ def _mvsa_source(path, config):
     return splits, features
 
 
-def read_source(name: str, data_dir: str | Path, config_name: str | None = None,
-                include_text_features: bool = False):
-    """(path, {split: rows or a callable giving them}, Features) of one config: what the loader and the dataset
-    builders in dataset_scripts/ both write to Arrow."""
+def _resolve(name: str, data_dir, config_name: str | None):
     spec = dataset_spec(name)
     config_name = config_name or spec.default_config
     if config_name not in spec.configs:
         raise ValueError(f"{spec.name} has no config {config_name!r}; choose one of {sorted(spec.configs)}")
     config = spec.configs[config_name]
-    path = _locate(Path(data_dir), config, spec.name)
+    return spec, config, _locate(Path(data_dir), config, spec.name)
+
+
+def _read(spec, config, path, include_text_features):
     if config.reader == "mmsa_pickle":
-        rows, features = _pickle_source(path, spec, config, include_text_features)
-    elif config.reader == "label_csv":
-        rows, features = label_csv_rows(path, require_text=config.name.endswith("transcripts"))
-    elif config.reader == "csd":
-        rows, features = _csd_source(path)
-    else:
-        rows, features = _mvsa_source(path, config)
+        return _pickle_source(path, spec, config, include_text_features)
+    if config.reader == "label_csv":
+        return label_csv_rows(path, require_text=config.name.endswith("transcripts"))
+    if config.reader == "csd":
+        return _csd_source(path)
+    return _mvsa_source(path, config)
+
+
+def read_source(name: str, data_dir: str | Path, config_name: str | None = None,
+                include_text_features: bool = False):
+    """(path, {split: rows or a callable giving them}, Features) of one config: what the loader and the dataset
+    builders in dataset_scripts/ both write to Arrow."""
+    spec, config, path = _resolve(name, data_dir, config_name)
+    rows, features = _read(spec, config, path, include_text_features)
     return path, rows, features
 
 
@@ -160,13 +169,27 @@ def load_msa_dataset(name: str, data_dir: str | Path, config_name: str | None = 
                      include_text_features: bool = False) -> DatasetDict:
     """Read one config of a dataset (cmu_mosi, cmu_mosei, ch_sims, mvsa_single) from the raw files in `data_dir`.
 
-    `include_text_features` also keeps MMSA's pre-extracted BERT features ([L, 768] per clip; large).
-    Call `.with_format("numpy")` on the result for fast batches.
+    The first call converts the source to Arrow under `cache_dir/hf_msa/<dataset>/<config>/<fingerprint>` (default:
+    the datasets cache); later calls memory-map it without opening the source again, until the source file changes.
+    `keep_in_memory=True` skips the cache. `include_text_features` also keeps MMSA's pre-extracted BERT features
+    ([L, 768] per clip; large). Call `.with_format("numpy")` on the result for fast batches.
     """
-    spec = dataset_spec(name)
-    config_name = config_name or spec.default_config
-    path, rows, features = read_source(spec.name, data_dir, config_name, include_text_features)
-    return _build(rows, features, path, (spec.name, config_name, include_text_features), cache_dir, keep_in_memory)
+    spec, config, path = _resolve(name, data_dir, config_name)
+    tag = (spec.name, config.name, include_text_features)
+    if keep_in_memory:
+        rows, features = _read(spec, config, path, include_text_features)
+        return _build(rows, features, path, tag, None, True)
+    root = Path(cache_dir or datasets_config.HF_DATASETS_CACHE) / "hf_msa" / spec.name / config.name
+    target = root / _fingerprint(path, *tag)
+    if (target / "dataset_dict.json").is_file():
+        return DatasetDict.load_from_disk(str(target))
+    rows, features = _read(spec, config, path, include_text_features)
+    scratch = root / f"{target.name}.building"
+    try:
+        _build(rows, features, path, tag, str(scratch), False).save_to_disk(str(target))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return DatasetDict.load_from_disk(str(target))
 
 
 def dataset_sizes(dataset: DatasetDict) -> dict[str, int]:
