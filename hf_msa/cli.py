@@ -16,10 +16,19 @@ import numpy as np
 import torch
 
 
-def _load_data(spec: str, max_samples: int | None = None):
-    from .data import load_synthetic_mosi, read_label_csv
+def _load_data(spec: str, max_samples: int | None = None, data_dir: str | None = None,
+               data_config: str | None = None):
+    """'synthetic', a label.csv path, or a dataset name (cmu_mosi, ...) read from `data_dir`."""
+    from .data import load_msa_dataset, load_synthetic_mosi, read_label_csv
 
-    dataset = load_synthetic_mosi() if spec == "synthetic" else read_label_csv(spec)
+    if spec == "synthetic":
+        dataset = load_synthetic_mosi()
+    elif Path(spec).is_file():
+        dataset = read_label_csv(spec)
+    elif data_dir is not None:
+        dataset = load_msa_dataset(spec, data_dir, data_config)
+    else:
+        raise SystemExit(f"--data {spec!r} is neither 'synthetic', a label.csv file, nor a dataset name with --data-dir")
     if max_samples:
         dataset = dataset.__class__({k: v.select(range(min(max_samples, len(v)))) for k, v in dataset.items()})
     return dataset.with_format("numpy")
@@ -115,7 +124,7 @@ def cmd_demo(args) -> None:
 def cmd_train(args) -> None:
     from .training import TrainSettings, format_summary, run_seeds
 
-    dataset = _load_data(args.data, args.max_samples)
+    dataset = _load_data(args.data, args.max_samples, args.data_dir, args.data_config)
     overrides = json.loads(args.config_overrides) if args.config_overrides else {}
     build, processor = _build(args.model, args.preset, args.text_encoder, overrides)
     settings = TrainSettings(output_dir=args.output_dir, num_train_epochs=args.epochs,
@@ -136,7 +145,7 @@ def cmd_evaluate(args) -> None:
 
     model = AutoModel.from_pretrained(args.model)
     processor = AutoProcessor.from_pretrained(args.model)
-    dataset = _load_data(args.data)
+    dataset = _load_data(args.data, None, args.data_dir, args.data_config)
     split = dataset[args.split]
     predictions = predict(model, processor, split)
     metrics = msa_metrics(predictions, np.asarray(split["label"]), model.config.metric_family)
@@ -188,7 +197,10 @@ def main(argv: list[str] | None = None) -> None:
 
     train = commands.add_parser("train", help="fine-tune a model with the stock Trainer")
     train.add_argument("--model", default="dib")
-    train.add_argument("--data", default="synthetic", help="'synthetic' or an MMSA-style label.csv")
+    train.add_argument("--data", default="synthetic",
+                       help="'synthetic', an MMSA-style label.csv, or a dataset name (cmu_mosi, ...) with --data-dir")
+    train.add_argument("--data-dir", default=None, help="raw files of --data NAME (see dataset_scripts/<name>/)")
+    train.add_argument("--data-config", default=None, help="config of --data NAME (default: its default)")
     train.add_argument("--preset", default="mosi", help="mosi | mosei | sims | mvsa")
     train.add_argument("--text-encoder", default="minilm", help="minilm | tiny | a local folder | a Hub id")
     train.add_argument("--output-dir", default="runs/train")
@@ -207,6 +219,8 @@ def main(argv: list[str] | None = None) -> None:
     evaluate = commands.add_parser("evaluate", help="MSA metrics of a saved model")
     evaluate.add_argument("--model", required=True)
     evaluate.add_argument("--data", default="synthetic")
+    evaluate.add_argument("--data-dir", default=None)
+    evaluate.add_argument("--data-config", default=None)
     evaluate.add_argument("--split", default="test")
     evaluate.set_defaults(func=cmd_evaluate)
 

@@ -71,3 +71,15 @@ def test_data_export_writes_parquet_and_the_dataset_card(shared_data, tmp_path, 
     assert "config_name: unaligned" not in readme  # only exported configs are listed
     back = load_dataset(str(out), "transcripts", cache_dir=str(tmp_path / "cache2"))
     assert {k: len(v) for k, v in back.items()} == {"train": 16274, "validation": 1861, "test": 4653}
+
+
+def test_train_a_classifier_on_mvsa_single_text_with_vision_absent(shared_data, tmp_path, capsys):
+    out = tmp_path / "mvsa"
+    main(["train", "--data", "mvsa_single", "--data-dir", str(shared_data / "mvsa_single"), "--data-config", "text",
+          "--preset", "mvsa", "--text-encoder", "tiny", "--epochs", "1", "--max-samples", "48", "--batch-size", "16",
+          "--metric", "F1_score", "--output-dir", str(out),
+          "--config-overrides", '{"hidden_size": 20, "num_attention_heads": 2, "num_encoder_layers": 1}'])
+    report = json.loads((out / "seeds_report.json").read_text())
+    assert set(report["test"]) >= {"Accuracy", "F1_score", "Macro_F1"}
+    model = AutoModel.from_pretrained(out / "seed-1111" / "best")
+    assert model.config.num_labels == 3 and model.config.id2label[0] == "positive"

@@ -217,3 +217,20 @@ def test_cached_dataset_is_rebuilt_when_the_file_changes(tmp_path, cache):
     again = load_msa_dataset("mosi", tmp_path, "transcripts", cache_dir=cache)
     assert again["train"][0]["label"] == -2.0 and len(again["test"]) == 1
     assert "validation" not in again  # a split with no rows is left out, with a warning
+
+
+def test_every_catalog_config_is_listed_in_its_dataset_card():
+    from huggingface_hub import DatasetCard
+
+    from hf_msa.data import DATASETS
+
+    for name, spec in DATASETS.items():
+        card = DatasetCard.load(ROOT / "dataset_scripts" / name / "README.md")
+        assert {c["config_name"] for c in card.data.configs} == set(spec.configs), name
+
+
+def test_sims_v2_pickle_config_reads_the_dims_from_the_file(tmp_path, cache):
+    content = synthetic_mmsa_pickle("sims", seed=4)
+    write_mmsa_pickle(tmp_path / "ch-simsv2s.pkl", content)
+    data = load_msa_dataset("ch_sims", tmp_path, "v2_unaligned", cache_dir=cache)
+    assert data["train"].features["vision"].shape == (None, 709) and "label_A" in data["train"].column_names

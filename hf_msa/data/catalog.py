@@ -70,6 +70,9 @@ DATASETS: dict[str, DatasetSpec] = {
                                     "CH-SIMS v1 MMSA features: librosa audio [400, 33], OpenFace vision [55, 709]"),
             "v1_transcripts": ConfigSpec("v1_transcripts", "label_csv", ("label.csv",),
                                          "CH-SIMS v1 label.csv: Chinese transcript, label, label_T/A/V, split"),
+            # File name and dims of the v2 release are not verified against a real file here: dims come from the file.
+            "v2_unaligned": _pickle("v2_unaligned", ("ch-simsv2s.pkl", "Processed/unaligned.pkl", "unaligned.pkl"),
+                                    None, None, "CH-SIMS v2(s) features in the MMSA pickle layout (dims read from the file)"),
             "v2_labels": ConfigSpec("v2_labels", "label_csv", ("label.csv",),
                                     "CH-SIMS v2(s) label.csv: label, label_T/A/V and split (no transcripts here)"),
         },
