@@ -17,6 +17,7 @@ from transformers import (
 from .configuration_utils import DATASET_PRESETS, MSAConfig
 from .modeling_utils import MSAModelOutput, MSAPreTrainedModel
 from .models.dib import DibConfig, DibForSentimentAnalysis, DibModel
+from .models.lnln import LnlnConfig, LnlnForSentimentAnalysis, LnlnModel
 from .processing import MSAFeatureExtractor, MSAProcessor
 
 __version__ = "0.1.0"
@@ -24,6 +25,7 @@ __version__ = "0.1.0"
 # model_type -> (config, bare model, sentiment model). A new method adds one line here.
 MODEL_REGISTRY = {
     "dib": (DibConfig, DibModel, DibForSentimentAnalysis),
+    "lnln": (LnlnConfig, LnlnModel, LnlnForSentimentAnalysis),
 }
 
 
@@ -45,6 +47,9 @@ __all__ = [
     "DibConfig",
     "DibForSentimentAnalysis",
     "DibModel",
+    "LnlnConfig",
+    "LnlnForSentimentAnalysis",
+    "LnlnModel",
     "MODEL_REGISTRY",
     "MSAConfig",
     "MSAFeatureExtractor",

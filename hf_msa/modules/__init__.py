@@ -1,6 +1,8 @@
 """Small reusable layers, one idea per file; methods import them, never each other."""
 
 from .bottleneck_fusion import AttentionBottleneckFusion
+from .gradient_reversal import GradientReversal, reverse_gradient
+from .hyper_modality import HyperModalityLayer
 from .pooling import POOLING_MODES, pool_sequence
 from .renyi_entropy import (
     EIGEN_SOLVERS,
@@ -12,10 +14,25 @@ from .renyi_entropy import (
     renyi_mutual_information,
 )
 from .sequence_encoder import SequenceEncoder, SequenceEncoderLayer, sinusoidal_positions
+from .token_transformer import (
+    CrossTokenTransformer,
+    PreNormAttention,
+    PreNormFeedForward,
+    TokenTransformer,
+    TokenTransformerLayer,
+)
 from .variational_bottleneck import VariationalBottleneck
 
 __all__ = [
     "AttentionBottleneckFusion",
+    "CrossTokenTransformer",
+    "GradientReversal",
+    "HyperModalityLayer",
+    "PreNormAttention",
+    "PreNormFeedForward",
+    "TokenTransformer",
+    "TokenTransformerLayer",
+    "reverse_gradient",
     "EIGEN_SOLVERS",
     "POOLING_MODES",
     "SequenceEncoder",

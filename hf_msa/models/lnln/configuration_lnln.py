@@ -1,0 +1,79 @@
+"""LNLN configuration: Zhang, Wang, Yu, "Towards Robust Multimodal Sentiment Analysis with Incomplete Data",
+NeurIPS 2024 (arXiv 2409.20012); official code github.com/Haoyu-ha/LNLN. Defaults are configs/train_mosi.yaml.
+"""
+
+from huggingface_hub.dataclasses import strict
+
+from ...configuration_utils import MSAConfig
+
+
+@strict
+class LnlnConfig(MSAConfig):
+    r"""
+    Configuration of [`LnlnModel`] and [`LnlnForSentimentAnalysis`]; inherits the shared fields of [`MSAConfig`].
+
+    Args:
+        hidden_size (`int`, *optional*, defaults to 128): width of every token stream.
+        num_tokens (`int`, *optional*, defaults to 8): learned summary tokens per modality (`token_length`).
+        num_attention_heads (`int`, *optional*, defaults to 8): heads of every attention.
+        attention_head_dim (`int`, *optional*, defaults to 64): head width of the token Transformers (8 x 64 = 512
+            inner width, projected back to `hidden_size`); the hyper-modality layer uses hidden_size / heads.
+        mlp_dim (`int`, *optional*, defaults to 128): feed-forward width.
+        embedding_depth (`int`, *optional*, defaults to 2): layers of each modality's embedding Transformer.
+        proxy_depth, completeness_depth, reconstructor_depth, language_encoder_depth (`int`, default 2 each).
+        hyper_depth (`int`, *optional*, defaults to 3): adaptive hyper-modality layers (one per language state).
+        fusion_depth (`int`, *optional*, defaults to 2): fusion CrossTransformer layers (MOSI 2, MOSEI and SIMS 4).
+        discriminator_hidden_size, completeness_hidden_size (`int`, defaults 64): hidden widths of the two MLPs.
+        dropout (`float`, *optional*, defaults to 0.0): dropout of LNLN's own layers (0 in the reference).
+        completeness_weight, adversarial_weight, reconstruction_weight, sentiment_weight (`float`): α, β, γ, σ of
+            the loss (0.9 / 0.8 / 0.1 / 1.0 on MOSI and MOSEI; β = 0.6 on SIMS).
+        gradient_reversal_scale (`float`, *optional*, defaults to 1.0): λ of the gradient reversal layer.
+        attend_to_padding (`bool`, *optional*, defaults to `True`): the reference passes no padding mask to its own
+            attention, so padded text positions and zero-padded frames are attended to. `False` masks them out
+            (a deviation, offered as a switch).
+    """
+
+    model_type = "lnln"
+    method_presets = {"mosei": {"fusion_depth": 4}, "sims": {"fusion_depth": 4, "adversarial_weight": 0.6}}
+
+    hidden_size: int = 128
+    num_tokens: int = 8
+    num_attention_heads: int = 8
+    attention_head_dim: int = 64
+    mlp_dim: int = 128
+    embedding_depth: int = 2
+    proxy_depth: int = 2
+    completeness_depth: int = 2
+    reconstructor_depth: int = 2
+    language_encoder_depth: int = 2
+    hyper_depth: int = 3
+    fusion_depth: int = 2
+    discriminator_hidden_size: int = 64
+    completeness_hidden_size: int = 64
+    dropout: float = 0.0
+    completeness_weight: float = 0.9
+    adversarial_weight: float = 0.8
+    reconstruction_weight: float = 0.1
+    sentiment_weight: float = 1.0
+    gradient_reversal_scale: float = 1.0
+    attend_to_padding: bool = True
+
+    def check_msa_fields(self):
+        super().check_msa_fields()
+        if self.modalities != ["text", "audio", "vision"]:
+            raise ValueError(f"LNLN needs all three modalities (text, audio, vision), got modalities={self.modalities}")
+        if self.problem_type != "regression":
+            raise ValueError(f"LNLN is a regression model (MSE on the sentiment score), got problem_type={self.problem_type!r}")
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
+                             f"({self.num_attention_heads})")
+        if self.hyper_depth != self.language_encoder_depth + 1:
+            raise ValueError(f"hyper_depth must be language_encoder_depth + 1 (one hyper layer per language state), "
+                             f"got {self.hyper_depth} and {self.language_encoder_depth}")
+        for field in ("num_tokens", "embedding_depth", "proxy_depth", "completeness_depth", "reconstructor_depth",
+                      "fusion_depth"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
+
+
+__all__ = ["LnlnConfig"]
