@@ -11,7 +11,12 @@ from .conftest import TINY_TEXT, random_batch
 # The smallest config of each method; a method registered without an entry here fails test_every_model_has_a_tiny_config.
 TINY_OVERRIDES = {
     "dib": dict(hidden_size=20, num_attention_heads=2, num_encoder_layers=1, vib_hidden_size=32),
+    "lnln": dict(hidden_size=16, num_tokens=4, num_attention_heads=2, attention_head_dim=8, mlp_dim=16,
+                 embedding_depth=1, proxy_depth=1, completeness_depth=1, reconstructor_depth=1,
+                 language_encoder_depth=1, hyper_depth=2, fusion_depth=1),
 }
+# LNLN is a three-modality regression model: it has no MVSA-Single (text + image, 3 classes) configuration.
+PRESETS = {"dib": ["mosi", "mosei", "sims", "mvsa"], "lnln": ["mosi", "mosei", "sims"]}
 
 
 def tiny_config(model_type, preset="mosi"):
@@ -21,11 +26,15 @@ def tiny_config(model_type, preset="mosi"):
 
 
 def test_every_model_has_a_tiny_config():
-    assert set(MODEL_REGISTRY) == set(TINY_OVERRIDES)
+    assert set(MODEL_REGISTRY) == set(TINY_OVERRIDES) == set(PRESETS)
 
 
-@pytest.mark.parametrize("model_type", sorted(MODEL_REGISTRY))
-@pytest.mark.parametrize("preset", ["mosi", "mosei", "sims", "mvsa"])
+def test_lnln_refuses_the_mvsa_preset_with_a_clear_error():
+    with pytest.raises(ValueError, match="LNLN needs all three modalities"):
+        tiny_config("lnln", "mvsa")
+
+
+@pytest.mark.parametrize("model_type, preset", [(m, p) for m in sorted(PRESETS) for p in PRESETS[m]])
 def test_forward_backward_every_preset(model_type, preset):
     torch.manual_seed(0)
     config = tiny_config(model_type, preset)
