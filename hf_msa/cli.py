@@ -5,6 +5,7 @@
     hf-msa evaluate --model DIR --data PATH|synthetic            MSA metrics of a saved model
     hf-msa card --results benchmarks/results/X.json              render a model card from measured results
     hf-msa data load|export NAME --data-dir DIR [--config C]     read raw dataset files; write Parquet + card
+    hf-msa robustness --model DIR [--model DIR2] --data ...      missing-rate / modality / noise protocols -> JSON + PNG
 """
 
 import argparse
@@ -60,7 +61,8 @@ def predict(model, processor, dataset, batch_size: int = 64, drop_modalities: tu
     """Model predictions over a dataset split (eval mode, no gradient); `drop_modalities` are fed as missing."""
     from .data import MSADataCollator
 
-    collator = MSADataCollator(processor, problem_type=model.config.problem_type)
+    padding = "max_length" if getattr(model.config, "attend_to_padding", False) else "longest"
+    collator = MSADataCollator(processor, problem_type=model.config.problem_type, padding=padding)
     model.eval()
     outputs = []
     with torch.no_grad():
@@ -130,7 +132,8 @@ def cmd_train(args) -> None:
     settings = TrainSettings(output_dir=args.output_dir, num_train_epochs=args.epochs,
                              per_device_train_batch_size=args.batch_size, learning_rate=args.lr,
                              text_learning_rate=args.text_lr, metric_for_best_model=args.metric,
-                             early_stopping_patience=args.patience, gradient_accumulation_steps=args.grad_accum)
+                             early_stopping_patience=args.patience, gradient_accumulation_steps=args.grad_accum,
+                             random_missing_training=args.random_missing)
     report = run_seeds(build, processor, dataset, settings, args.seeds, keep_checkpoints=True)
     processor.save_pretrained(Path(args.output_dir))
     print(f"\n{len(args.seeds)} seed(s); test mean ± std:\n  {format_summary(report['test'])}")
@@ -168,6 +171,27 @@ def cmd_data(args) -> None:
         output = export_dataset(dataset, spec.name, config, args.output, card=card)
         print(f"Parquet + card written to {output} (card: {card or 'rendered'}); "
               f"upload with huggingface_hub.HfApi().upload_folder(folder_path='{output}', repo_type='dataset', ...)")
+
+
+def cmd_robustness(args) -> None:
+    import hf_msa  # noqa: F401  (registers the Auto classes)
+    from transformers import AutoModel, AutoProcessor
+
+    from .robustness import RobustnessSettings, robustness_card_section, run_robustness
+
+    models = {}
+    for path in args.model:
+        name = Path(path).name
+        models[name] = (AutoModel.from_pretrained(path), AutoProcessor.from_pretrained(path))
+    family = next(iter(models.values()))[0].config.metric_family
+    dataset = _load_data(args.data, None, args.data_dir, args.data_config).with_format("numpy")
+    split = dataset[args.split].select(range(min(args.max_samples or len(dataset[args.split]), len(dataset[args.split]))))
+    settings = RobustnessSettings(missing_rates=tuple(args.rates), seeds=tuple(args.seeds), snr_db=tuple(args.snr),
+                                  selection=args.selection)
+    report = run_robustness(models, split, family, settings, args.output_dir, split=args.split)
+    for name in models:
+        print(robustness_card_section(report, name))
+    print(f"report and plots in {args.output_dir}")
 
 
 def cmd_card(args) -> None:
@@ -213,6 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     train.add_argument("--patience", type=int, default=8, help="epochs without improvement before stopping")
     train.add_argument("--seeds", type=int, nargs="+", default=[1111])
     train.add_argument("--max-samples", type=int, default=None, help="cap each split (quick runs)")
+    train.add_argument("--random-missing", action="store_true",
+                       help="LNLN's random-missing augmentation of the training split (evaluation stays clean)")
     train.add_argument("--config-overrides", default=None, help='JSON, e.g. \'{"lrib_mi_mode": "entropy_z"}\'')
     train.set_defaults(func=cmd_train)
 
@@ -233,6 +259,21 @@ def main(argv: list[str] | None = None) -> None:
     data.add_argument("--card", default=None, help="export: a dataset card to copy (default: dataset_scripts/<name>/README.md)")
     data.add_argument("--cache-dir", default=None)
     data.set_defaults(func=cmd_data)
+
+    robustness = commands.add_parser("robustness", help="random missing, modality removal and noise, for saved models")
+    robustness.add_argument("--model", action="append", required=True, help="a saved model folder (repeatable)")
+    robustness.add_argument("--data", default="synthetic")
+    robustness.add_argument("--data-dir", default=None)
+    robustness.add_argument("--data-config", default=None)
+    robustness.add_argument("--split", default="test")
+    robustness.add_argument("--max-samples", type=int, default=None)
+    robustness.add_argument("--rates", type=float, nargs="+", default=[round(0.1 * i, 1) for i in range(10)])
+    robustness.add_argument("--seeds", type=int, nargs="+", default=[1111, 1112, 1113])
+    robustness.add_argument("--snr", type=float, nargs="+", default=[20.0, 10.0, 5.0, 0.0])
+    robustness.add_argument("--selection", default="validation",
+                            help="how the checkpoints were selected; anything but 'validation' is flagged in the output")
+    robustness.add_argument("--output-dir", default="runs/robustness")
+    robustness.set_defaults(func=cmd_robustness)
 
     card = commands.add_parser("card", help="render a model card from a results JSON")
     card.add_argument("--template", default="model_cards/templates/dib-mosi.md")

@@ -5,6 +5,7 @@ Nothing here replaces the Trainer: the model's `forward` holds the whole objecti
 optimizer, the arguments and the callbacks a faithful MSA run needs.
 """
 
+import inspect
 import json
 import math
 import shutil
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 
-from .data.collator import MSADataCollator
+from .data.collator import MSADataCollator, RandomMissingCollator, mark_for_augmentation
 from .metrics import GREATER_IS_BETTER, make_compute_metrics
 
 
@@ -74,6 +75,8 @@ class TrainSettings:
     logging_steps: int = 10
     seed: int = 1111
     metric_family: str | None = None  # None: the model config's `metric_family` (set it for non-hf_msa models)
+    # LNLN's random-missing augmentation of the training split (RandomMissingCollator); evaluation stays clean.
+    random_missing_training: bool = False
     disable_tqdm: bool = False
     extra_args: dict = field(default_factory=dict)
 
@@ -131,12 +134,21 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
     if settings.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
     optimizer = build_optimizer(model, settings.learning_rate, settings.text_learning_rate, settings.weight_decay)
+    # models that attend to padding (LNLN, faithfully) see MMSA's fixed-length inputs
+    padding = "max_length" if getattr(config, "attend_to_padding", False) else "longest"
+    if settings.random_missing_training:
+        wants_complete = "complete_input_ids" in inspect.signature(model.forward).parameters
+        collator = RandomMissingCollator(processor, config.problem_type, emit_complete=wants_complete,
+                                         seed=settings.seed, padding=padding)
+        train_dataset = mark_for_augmentation(train_dataset)
+    else:
+        collator = MSADataCollator(processor, problem_type=config.problem_type, padding=padding)
     return Trainer(
         model=model,
         args=args,
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
-        data_collator=MSADataCollator(processor, problem_type=config.problem_type),
+        data_collator=collator,
         processing_class=processor,
         compute_metrics=make_compute_metrics(metric_family),
         callbacks=callbacks,

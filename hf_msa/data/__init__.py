@@ -1,7 +1,7 @@
 """Readers, the loader, the collator and the embedded synthetic data."""
 
 from .catalog import DATASETS, dataset_spec
-from .collator import MSADataCollator
+from .collator import MSADataCollator, RandomMissingCollator
 from .export import export_dataset
 from .label_csv import read_label_csv
 from .loading import dataset_sizes, load_msa_dataset
@@ -11,6 +11,7 @@ from .synthetic import load_synthetic_mosi, synthetic_mmsa_pickle, write_mmsa_pi
 __all__ = [
     "DATASETS",
     "MSADataCollator",
+    "RandomMissingCollator",
     "UnsafePickleError",
     "dataset_sizes",
     "dataset_spec",

@@ -1,0 +1,191 @@
+"""One robustness harness for every hf_msa model: random missing (LNLN's protocol), whole-modality removal and
+Gaussian noise, applied to the encoded inputs of a split (never inside a model), each setting seeded.
+
+    report = run_robustness({"dib": (model, processor)}, dataset["test"], family="mosi", output_dir="runs/rob")
+
+writes `robustness.json` (every metric per protocol setting and seed, means over seeds, the overall average over
+missing rates that LNLN's tables report) and `robustness_<metric>.png` (each headline metric against the missing rate,
+one line per model). The whole split is encoded once, padded to the model's max lengths, and corrupted as one array,
+as LNLN does, so every model sees the same corrupted inputs for a seed.
+"""
+
+import itertools
+import json
+import math
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .data.collator import MSADataCollator
+from .data.corruption import MODALITIES, gaussian_noise, random_missing, remove_modalities
+from .metrics import msa_metrics
+
+HEADLINE = {"mosi": ["Non0_acc_2", "Non0_F1_score", "Mult_acc_7", "MAE"],
+            "sims": ["Mult_acc_2", "F1_score", "Mult_acc_5", "MAE"],
+            "classification": ["Accuracy", "F1_score"]}
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "audio_features", "audio_attention_mask",
+                "vision_features", "vision_attention_mask")
+
+
+@dataclass
+class RobustnessSettings:
+    missing_rates: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(10))
+    seeds: tuple[int, ...] = (1111, 1112, 1113)
+    snr_db: tuple[float, ...] = (20.0, 10.0, 5.0, 0.0)
+    modality_removal: bool = True
+    batch_size: int = 64
+    # How the evaluated checkpoints were selected; "test@0.5" marks LNLN's paper protocol (selection on the test
+    # split at missing rate 0.5), which the report then flags as optimistic.
+    selection: str = "validation"
+    extra: dict = field(default_factory=dict)
+
+
+def encode_split(processor, dataset) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The whole split as padded numpy arrays (max lengths of the processor) and its labels."""
+    rows = [dataset[i] for i in range(len(dataset))]
+    batch = MSADataCollator(processor, padding="max_length")(rows)
+    labels = batch.pop("labels").numpy()
+    return {key: value.numpy() for key, value in batch.items()}, labels
+
+
+@torch.no_grad()
+def predict_arrays(model, arrays: dict[str, np.ndarray], batch_size: int = 64) -> np.ndarray:
+    model.eval()
+    outputs = []
+    size = len(arrays["input_ids"])
+    for start in range(0, size, batch_size):
+        batch = {k: torch.as_tensor(arrays[k][start : start + batch_size]) for k in MODEL_INPUTS if k in arrays}
+        outputs.append(model(**batch).logits.float().cpu().numpy())
+    return np.concatenate(outputs)
+
+
+def _mean(results: list[dict]) -> dict:
+    keys = results[0].keys()
+    return {k: float(np.nanmean([r[k] for r in results])) if not all(math.isnan(r[k]) for r in results) else math.nan
+            for k in keys}
+
+
+def evaluate_model(model, processor, dataset, family: str, settings: RobustnessSettings, name: str = "model") -> dict:
+    """Every protocol setting for one model: {protocol: {setting: {"per_seed": {...}, "mean": {...}}}}."""
+    arrays, labels = encode_split(processor, dataset)
+    unk = processor.tokenizer.unk_token_id
+    score = lambda batch: msa_metrics(predict_arrays(model, batch, settings.batch_size), labels, family)  # noqa: E731
+    report = {"clean": score(arrays), "random_missing": {}, "modality_removal": {}, "noise": {}}
+    steps = len(settings.missing_rates) * len(settings.seeds) + len(settings.snr_db) * len(settings.seeds)
+    present = [m for m in MODALITIES if m == "text" or f"{m}_features" in arrays]
+    removals = [r for k in range(1, len(present)) for r in itertools.combinations(present, k)]
+    progress = tqdm(total=steps + (len(removals) if settings.modality_removal else 0), desc=f"robustness [{name}]")
+    for rate in settings.missing_rates:
+        per_seed = {}
+        for seed in settings.seeds:
+            per_seed[str(seed)] = score(random_missing(arrays, rate, seed, unk))
+            progress.update()
+        report["random_missing"][f"{rate:.1f}"] = {"per_seed": per_seed, "mean": _mean(list(per_seed.values()))}
+    # LNLN's "overall robustness": the per-rate means averaged over the rates
+    report["random_missing_overall"] = _mean([v["mean"] for v in report["random_missing"].values()])
+    for snr in settings.snr_db:
+        per_seed = {}
+        for seed in settings.seeds:
+            per_seed[str(seed)] = score(gaussian_noise(arrays, snr, seed))
+            progress.update()
+        report["noise"][f"{snr:g}dB"] = {"per_seed": per_seed, "mean": _mean(list(per_seed.values()))}
+    if settings.modality_removal:
+        for removed in removals:
+            kept = "+".join(m for m in present if m not in removed)
+            report["modality_removal"][kept] = score(remove_modalities(arrays, removed, unk))
+            progress.update()
+    progress.close()
+    return report
+
+
+def run_robustness(models: dict, dataset, family: str, settings: RobustnessSettings | None = None,
+                   output_dir: str | Path | None = None, split: str = "test") -> dict:
+    """`models`: {name: (model, processor)}. Returns the report; with `output_dir`, also writes JSON and PNGs."""
+    settings = settings or RobustnessSettings()
+    report = {
+        "protocol": {
+            "random_missing": "LNLN generate_m: per-sample rate r; valid positions kept when u > r; [CLS]/[SEP] kept; "
+                              "text -> [UNK], frames -> 0; one seed per setting, reseeded per modality",
+            "modality_removal": "every subset of modalities that leaves at least one; text keeps only [CLS]/[SEP]",
+            "noise": "additive Gaussian noise on valid audio/vision frames at the given SNR (dB), per sample",
+        },
+        "settings": asdict(settings),
+        "split": split,
+        "family": family,
+        "selection": settings.selection,
+        "selection_warning": None if settings.selection == "validation" else
+        "checkpoints were NOT selected on the validation split: numbers are optimistic (paper protocol)",
+        "machine": {"platform": platform.platform()},
+        "models": {name: evaluate_model(model, processor, dataset, family, settings, name)
+                   for name, (model, processor) in models.items()},
+    }
+    if output_dir is not None:
+        output = Path(output_dir)
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "robustness.json").write_text(json.dumps(report, indent=2))
+        plot_missing_curves(report, output)
+    return report
+
+
+def plot_missing_curves(report: dict, output_dir: str | Path) -> list[Path]:
+    """One PNG per headline metric: the metric (mean over seeds) against the missing rate, a line per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for metric in HEADLINE[report["family"]]:
+        figure, axis = plt.subplots(figsize=(5, 3.5))
+        for name, result in report["models"].items():
+            rates = sorted(result["random_missing"], key=float)
+            axis.plot([float(r) for r in rates], [result["random_missing"][r]["mean"][metric] for r in rates],
+                      marker="o", label=name)
+        axis.set_xlabel("missing rate (LNLN protocol)")
+        axis.set_ylabel(metric)
+        title = f"{metric} under random missing ({report['split']} split)"
+        if report.get("selection_warning"):
+            title += "\n[selection: " + report["selection"] + "]"
+        axis.set_title(title, fontsize=9)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+        figure.tight_layout()
+        path = Path(output_dir) / f"robustness_{metric}.png"
+        figure.savefig(path, dpi=120)
+        plt.close(figure)
+        paths.append(path)
+    return paths
+
+
+def robustness_card_section(report: dict, model: str) -> str:
+    """A model-card section (markdown) rendered from a robustness report."""
+    result, metrics = report["models"][model], HEADLINE[report["family"]]
+    lines = [f"## Robustness ({report['split']} split, selection: {report['selection']})", ""]
+    if report.get("selection_warning"):
+        lines += [f"**{report['selection_warning']}**", ""]
+    lines += [f"Random missing ({report['protocol']['random_missing']}); mean over seeds "
+              f"{', '.join(map(str, report['settings']['seeds']))}.", "",
+              "| missing rate | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    for rate, values in sorted(result["random_missing"].items(), key=lambda kv: float(kv[0])):
+        lines.append(f"| {rate} | " + " | ".join(f"{values['mean'][m]:.4f}" for m in metrics) + " |")
+    overall = result["random_missing_overall"]
+    lines.append("| **average** | " + " | ".join(f"**{overall[m]:.4f}**" for m in metrics) + " |")
+    if result["modality_removal"]:
+        lines += ["", "Whole-modality removal (modalities kept):", "", "| kept | " + " | ".join(metrics) + " |",
+                  "|---" * (len(metrics) + 1) + "|"]
+        for kept, values in result["modality_removal"].items():
+            lines.append(f"| {kept} | " + " | ".join(f"{values[m]:.4f}" for m in metrics) + " |")
+    if result["noise"]:
+        lines += ["", "Gaussian noise on audio and vision:", "", "| SNR | " + " | ".join(metrics) + " |",
+                  "|---" * (len(metrics) + 1) + "|"]
+        for snr, values in result["noise"].items():
+            lines.append(f"| {snr} | " + " | ".join(f"{values['mean'][m]:.4f}" for m in metrics) + " |")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["HEADLINE", "RobustnessSettings", "encode_split", "evaluate_model", "plot_missing_curves",
+           "predict_arrays", "robustness_card_section", "run_robustness"]

@@ -1,0 +1,175 @@
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hf_msa import DibForSentimentAnalysis, LnlnForSentimentAnalysis
+from hf_msa.cli import predict
+from hf_msa.data import RandomMissingCollator, load_synthetic_mosi
+from hf_msa.data.collator import AUGMENT_COLUMN
+from hf_msa.data.corruption import gaussian_noise, keep_mask, lnln_training_rates, random_missing, remove_modalities
+from hf_msa.metrics import msa_metrics
+from hf_msa.robustness import RobustnessSettings, encode_split, robustness_card_section, run_robustness
+
+from .conftest import tiny_dib_config
+from .test_all_models import tiny_config
+
+UNK = 100
+
+
+def text_batch(size=2000, length=60, seed=0):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(3, length + 1, size=size)
+    ids = np.zeros((size, length), dtype=np.int64)
+    mask = (np.arange(length)[None] < lengths[:, None]).astype(np.int64)
+    ids[mask == 1] = rng.integers(1000, 2000, size=int(mask.sum()))
+    ids[:, 0] = 101
+    ids[np.arange(size), lengths - 1] = 102
+    audio = rng.normal(size=(size, 40, 5)).astype(np.float32)
+    audio_mask = (np.arange(40)[None] < rng.integers(1, 41, size=size)[:, None]).astype(np.int64)
+    audio *= audio_mask[..., None]
+    return {"input_ids": ids, "attention_mask": mask, "audio_features": audio, "audio_attention_mask": audio_mask}
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.5, 0.9])
+def test_realised_missing_fraction_matches_the_rate(rate):
+    batch = text_batch()
+    out = random_missing(batch, rate, seed=7, unk_token_id=UNK)
+    inner = batch["attention_mask"].copy()
+    inner[:, 0] = 0
+    inner[np.arange(len(inner)), batch["attention_mask"].sum(1) - 1] = 0  # [CLS]/[SEP] never drop
+    dropped = (out["input_ids"] == UNK) & (inner == 1)
+    assert abs(dropped.sum() / inner.sum() - rate) < 0.01
+    valid = batch["audio_attention_mask"] == 1
+    zeroed = (np.abs(out["audio_features"]).sum(-1) == 0) & valid
+    assert abs(zeroed.sum() / valid.sum() - rate) < 0.01
+
+
+def test_same_seed_same_mask_and_special_tokens_and_padding_untouched():
+    batch = text_batch(size=300)
+    first, again = random_missing(batch, 0.6, 11, UNK), random_missing(batch, 0.6, 11, UNK)
+    other = random_missing(batch, 0.6, 12, UNK)
+    assert np.array_equal(first["input_ids"], again["input_ids"]) and not np.array_equal(first["input_ids"], other["input_ids"])
+    lengths = batch["attention_mask"].sum(1)
+    assert (first["input_ids"][:, 0] == 101).all() and (first["input_ids"][np.arange(300), lengths - 1] == 102).all()
+    padding = batch["attention_mask"] == 0
+    assert (first["input_ids"][padding] == 0).all()  # padding is never replaced
+    assert np.array_equal(first["attention_mask"], batch["attention_mask"])  # masks unchanged, as in LNLN
+    assert np.array_equal(first["audio_attention_mask"], batch["audio_attention_mask"])
+
+
+def test_rate_zero_changes_nothing():
+    batch = text_batch(size=200)
+    out = random_missing(batch, 0.0, 3, UNK)
+    for key in batch:
+        assert np.array_equal(out[key], batch[key])
+
+
+def test_reproduces_the_official_lnln_corruption_exactly():
+    folder = Path(os.environ.get("HF_MSA_LNLN_FIXTURE", Path(__file__).resolve().parents[2] / "shared/golden/lnln"))
+    if not (folder / "inputs.safetensors").is_file():
+        pytest.skip(f"LNLN golden fixture not found in {folder}")
+    from safetensors.numpy import load_file
+
+    inputs = load_file(str(folder / "inputs.safetensors"))
+    text = inputs["language"]
+    batch = {"input_ids": text[:, 0].astype(np.int64), "attention_mask": text[:, 1].astype(np.int64)}
+    for modality, frames in (("audio", 375), ("vision", 500)):
+        batch[f"{modality}_features"] = inputs[modality]
+        batch[f"{modality}_attention_mask"] = (np.arange(frames)[None] < inputs[f"{modality}_lengths"][:, None]).astype(np.int64)
+    rates = {m: inputs[f"missing_rate_{k}"][:, 0].astype(np.float64) for m, k in (("text", "l"), ("audio", "a"), ("vision", "v"))}
+    out = random_missing(batch, rates, seed=1111, unk_token_id=100)
+    assert np.array_equal(out["input_ids"], inputs["language_m"][:, 0].astype(np.int64))
+    assert np.array_equal(out["text_keep_mask"], inputs["text_missing_mask"])
+    assert np.array_equal(out["audio_features"], inputs["audio_m"]) and np.array_equal(out["vision_features"], inputs["vision_m"])
+
+
+def test_modality_removal_and_noise():
+    batch = text_batch(size=100)
+    removed = remove_modalities(batch, ("text", "audio"), UNK)
+    inner = (batch["attention_mask"] == 1)
+    lengths = batch["attention_mask"].sum(1)
+    assert (removed["input_ids"][:, 0] == 101).all() and (removed["input_ids"][np.arange(100), lengths - 1] == 102).all()
+    assert ((removed["input_ids"] == UNK) == (inner & (batch["input_ids"] >= 1000))).all()
+    assert not removed["audio_attention_mask"].any() and not removed["audio_features"].any()
+    with pytest.raises(ValueError, match="at least one modality must stay"):
+        remove_modalities(batch, ("text", "audio", "vision"), UNK)
+    noisy = gaussian_noise(batch, snr_db=10.0, seed=0, modalities=("audio",))
+    valid = batch["audio_attention_mask"][..., None] == 1
+    signal = (batch["audio_features"] ** 2)[np.broadcast_to(valid, batch["audio_features"].shape)].mean()
+    noise = ((noisy["audio_features"] - batch["audio_features"]) ** 2)[np.broadcast_to(valid, batch["audio_features"].shape)].mean()
+    assert abs(10 * np.log10(signal / noise) - 10.0) < 0.3
+    assert (noisy["audio_features"][~np.broadcast_to(valid, batch["audio_features"].shape)] == 0).all()
+
+
+def test_lnln_training_rates_zero_exactly_half():
+    rates = lnln_training_rates(9, np.random.RandomState(0))
+    for values in rates.values():
+        assert (values == 0).sum() >= 4 and (values >= 0).all() and (values <= 1).all()
+    with pytest.raises(ValueError, match="rates must be"):
+        keep_mask(np.array([3, 4]), 5, np.array([0.2, 1.5]), np.random.RandomState(0))
+
+
+def test_collator_corrupts_only_marked_training_rows_and_emits_complete_views(processor):
+    rows = [{"text": "a really good film", "label": 1.0, "audio": np.ones((30, 5), np.float32),
+             "vision": np.ones((30, 20), np.float32), AUGMENT_COLUMN: True} for _ in range(8)]
+    collator = RandomMissingCollator(processor, emit_complete=True, seed=0)
+    batch = collator(rows)
+    assert {"complete_input_ids", "complete_audio_features", "complete_vision_features", "text_missing_rate"} <= set(batch)
+    assert batch["audio_features"].shape[1] == processor.feature_extractor.max_audio_length  # MMSA fixed length
+    assert (batch["text_missing_rate"] == 0).sum() >= 4
+    assert not torch.equal(batch["audio_features"], batch["complete_audio_features"])
+    clean = collator([{k: v for k, v in row.items() if k != AUGMENT_COLUMN} for row in rows])
+    assert "complete_input_ids" not in clean and torch.equal(clean["audio_features"][:, :30], torch.ones(8, 30, 5))
+
+
+@pytest.fixture(scope="module")
+def synthetic_test():
+    return load_synthetic_mosi({"train": 8, "validation": 8, "test": 48}, seed=5).with_format("numpy")["test"]
+
+
+def test_harness_runs_dib_and_lnln_end_to_end(tmp_path, processor, synthetic_test):
+    torch.manual_seed(0)
+    dib = DibForSentimentAnalysis(tiny_dib_config()).eval()
+    lnln = LnlnForSentimentAnalysis(tiny_config("lnln").__class__.from_preset(
+        "mosi", **{**tiny_config("lnln").to_diff_dict(), "audio_max_length": 60, "vision_max_length": 60,
+                   "text_max_length": 24})).eval()
+    settings = RobustnessSettings(missing_rates=(0.0, 0.5), seeds=(1111, 1112), snr_db=(10.0,))
+    report = run_robustness({"dib": (dib, processor), "lnln": (lnln, processor)}, synthetic_test, "mosi", settings,
+                            tmp_path)
+    saved = json.loads((tmp_path / "robustness.json").read_text())
+    assert saved["selection"] == "validation" and saved["selection_warning"] is None
+    for name in ("dib", "lnln"):
+        result = saved["models"][name]
+        assert set(result["random_missing"]) == {"0.0", "0.5"} and set(result["noise"]) == {"10dB"}
+        assert set(result["random_missing"]["0.5"]["per_seed"]) == {"1111", "1112"}
+        assert set(result["modality_removal"]) == {"text", "audio", "vision", "text+audio", "text+vision", "audio+vision"}
+        assert result["random_missing"]["0.0"]["mean"] == result["clean"]
+    for metric in ("Non0_acc_2", "MAE"):
+        assert (tmp_path / f"robustness_{metric}.png").stat().st_size > 1000
+    # rate 0 equals a plain evaluation of the same model
+    labels = np.asarray(synthetic_test["label"])
+    for name, model in (("dib", dib), ("lnln", lnln)):
+        plain = msa_metrics(predict(model, processor, synthetic_test), labels, "mosi")
+        for key, value in plain.items():
+            assert report["models"][name]["random_missing"]["0.0"]["mean"][key] == pytest.approx(value, abs=1e-4, nan_ok=True)
+    section = robustness_card_section(report, "dib")
+    assert "| 0.5 |" in section and "**average**" in section and "text+vision" in section
+
+
+def test_paper_selection_is_flagged(tmp_path, processor, synthetic_test):
+    dib = DibForSentimentAnalysis(tiny_dib_config()).eval()
+    settings = RobustnessSettings(missing_rates=(0.0,), seeds=(1,), snr_db=(), modality_removal=False,
+                                  selection="test@0.5")
+    report = run_robustness({"dib": (dib, processor)}, synthetic_test, "mosi", settings, tmp_path)
+    assert "NOT selected on the validation split" in report["selection_warning"]
+    assert "NOT selected" in robustness_card_section(report, "dib")
+
+
+def test_encode_split_pads_to_the_processor_max_lengths(processor, synthetic_test):
+    arrays, labels = encode_split(processor, synthetic_test)
+    assert arrays["audio_features"].shape[1] == processor.feature_extractor.max_audio_length
+    assert arrays["input_ids"].shape[1] == processor.max_text_length and len(labels) == 48
