@@ -201,6 +201,7 @@ def cmd_card(args) -> None:
         args.template, args.results, model_name=args.model_name, method=args.method,
         dataset_type=args.dataset_type, dataset_name=args.dataset_name, dataset_config=args.dataset_config,
         base_model=args.base_model, repo_id=args.repo_id, evaluation_note=args.note,
+        result_key=args.result_key, robustness_model=args.robustness_model,
     )
     card.save(args.output)
     print(f"model card written to {args.output}")
@@ -287,6 +288,9 @@ def main(argv: list[str] | None = None) -> None:
     card.add_argument("--dataset-config", default="transcripts")
     card.add_argument("--base-model", default="sentence-transformers/all-MiniLM-L6-v2")
     card.add_argument("--note", default="Numbers below are read from the results file named under Source.")
+    card.add_argument("--result-key", default="dib", help="which entry of the results file the card is about")
+    card.add_argument("--robustness-model", default=None,
+                      help="the results file is a robustness report; the card is about this model in it")
     card.set_defaults(func=cmd_card)
 
     args = parser.parse_args(argv)

@@ -34,9 +34,19 @@ def eval_results(test_summary: dict, dataset_type: str, dataset_name: str,
 def render_model_card(template_path: str | Path, results_path: str | Path, *, model_name: str, method: str,
                       dataset_type: str, dataset_name: str, dataset_config: str | None = None,
                       base_model: str | None = None, license: str = "apache-2.0", language: str = "en",
-                      result_key: str = "dib", **template_kwargs) -> ModelCard:
-    """Fill a Jinja card template with a results JSON; the template sees `results` (the whole file) too."""
+                      result_key: str = "dib", robustness_model: str | None = None, **template_kwargs) -> ModelCard:
+    """Fill a Jinja card template with a results JSON; the template sees `results` (the whole file) too.
+
+    With `robustness_model`, the file is a robustness report (hf_msa.robustness): the `model-index` gets that model's
+    clean test metrics and the template gets `robustness_section`, rendered from the report.
+    """
     results = json.loads(Path(results_path).read_text())
+    if robustness_model is not None:
+        from .robustness import robustness_card_section
+
+        clean = results["models"][robustness_model]["clean"]
+        results[result_key] = {"test": {k: {"mean": v, "n": 1} for k, v in clean.items()}}
+        template_kwargs["robustness_section"] = robustness_card_section(results, robustness_model)
     data = ModelCardData(
         model_name=model_name, library_name="transformers", license=license, language=language,
         tags=["multimodal-sentiment-analysis", "hf_msa", method.lower()], datasets=[dataset_type],

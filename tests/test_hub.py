@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from huggingface_hub import ModelCard
 
@@ -29,3 +30,29 @@ def test_model_card_is_rendered_from_a_results_file(tmp_path):
     assert card.data.model_name == "dib-mosi" and "dib" in card.data.tags
     text = output.read_text()
     assert "| MAE | 0.8500 ± 0.0500 |" in text and "Seeds: 1, 2" in text and "Audio and vision are absent" in text
+
+
+def test_lnln_card_renders_the_robustness_section_from_a_report(tmp_path, processor):
+    from hf_msa import LnlnForSentimentAnalysis
+    from hf_msa.data import load_synthetic_mosi
+    from hf_msa.robustness import RobustnessSettings, run_robustness
+
+    from .test_modeling_lnln import small_config
+
+    test = load_synthetic_mosi({"train": 4, "validation": 4, "test": 24}, seed=1).with_format("numpy")["test"]
+    model = LnlnForSentimentAnalysis(small_config()).eval()
+    report = run_robustness({"LNLN": (model, processor)}, test, "mosi",
+                            RobustnessSettings(missing_rates=(0.0, 0.3), seeds=(1,), snr_db=(), modality_removal=False))
+    report.update(command="pytest", training={"encoder": "tiny", "epochs": 1, "seed": 1, "learning_rates": {"LNLN": "1e-4"},
+                                              "LNLN": "augmented", "selection": "validation", "runs": {}})
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    output = tmp_path / "lnln.md"
+    template = Path(__file__).resolve().parents[1] / "model_cards" / "templates" / "lnln-mosi.md"
+    main(["card", "--template", str(template), "--results", str(path), "--output", str(output),
+          "--model-name", "lnln-mosi", "--method", "LNLN", "--repo-id", "hf-msa/lnln-mosi",
+          "--result-key", "lnln", "--robustness-model", "LNLN"])
+    card = ModelCard.load(output)
+    assert {e.metric_name for e in card.data.eval_results} >= {"MAE", "Corr", "Non0_acc_2"}
+    text = output.read_text()
+    assert "| 0.3 |" in text and "**average**" in text and "| LNLN |" in text
