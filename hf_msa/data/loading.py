@@ -40,7 +40,7 @@ def _locate(data_dir: Path, config: ConfigSpec, dataset: str) -> Path:
 def _fingerprint(path: Path, *parts) -> str:
     files = sorted(path.rglob("*")) if path.is_dir() else [path]
     digest = hashlib.sha256(READER_VERSION.encode())
-    for file in files[:10000]:
+    for file in files:
         if file.is_file():
             stat = file.stat()
             digest.update(f"{file}:{stat.st_size}:{stat.st_mtime_ns}".encode())
@@ -176,6 +176,8 @@ def load_msa_dataset(name: str, data_dir: str | Path, config_name: str | None = 
     """
     spec, config, path = _resolve(name, data_dir, config_name)
     tag = (spec.name, config.name, include_text_features)
+    if config.reader == "csd" and (path.parent / "label.csv").is_file():  # its folds come from there
+        tag += (_fingerprint(path.parent / "label.csv"),)
     if keep_in_memory:
         rows, features = _read(spec, config, path, include_text_features)
         return _build(rows, features, path, tag, None, True)
