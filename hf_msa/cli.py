@@ -134,6 +134,10 @@ def cmd_train(args) -> None:
                              text_learning_rate=args.text_lr, metric_for_best_model=args.metric,
                              early_stopping_patience=args.patience, gradient_accumulation_steps=args.grad_accum,
                              random_missing_training=args.random_missing)
+    if args.paper_selection:
+        print(f"WARNING: --paper-selection keeps per-metric checkpoints chosen on the TEST split at missing rate 0.5 "
+              f"(LNLN's paper protocol); numbers from them are optimistic. The default selection stays on validation.")
+        settings.extra_callbacks = ("paper_selection",)
     report = run_seeds(build, processor, dataset, settings, args.seeds, keep_checkpoints=True)
     processor.save_pretrained(Path(args.output_dir))
     print(f"\n{len(args.seeds)} seed(s); test mean ± std:\n  {format_summary(report['test'])}")
@@ -240,6 +244,9 @@ def main(argv: list[str] | None = None) -> None:
     train.add_argument("--max-samples", type=int, default=None, help="cap each split (quick runs)")
     train.add_argument("--random-missing", action="store_true",
                        help="LNLN's random-missing augmentation of the training split (evaluation stays clean)")
+    train.add_argument("--paper-selection", action="store_true",
+                       help="ALSO keep per-metric checkpoints selected on the test split at missing rate 0.5 "
+                            "(LNLN's paper protocol; flagged as optimistic)")
     train.add_argument("--config-overrides", default=None, help='JSON, e.g. \'{"lrib_mi_mode": "entropy_z"}\'')
     train.set_defaults(func=cmd_train)
 

@@ -58,6 +58,49 @@ class LossTermsCallback(TrainerCallback):
             state.log_history[-1].update(terms)
 
 
+class PaperSelectionCallback(TrainerCallback):
+    """LNLN's paper protocol, behind an explicit flag: after every epoch, score the model on the TEST split corrupted
+    at a fixed missing rate (0.5, mask seed 1111, the whole split at once as the reference does) and keep, per metric,
+    the checkpoint of the best epoch in `<output_dir>/paper_selection/best_<metric>`.
+
+    Selecting on the test split makes the reported numbers optimistic; `paper_selection.json` says so, and the
+    robustness harness flags such checkpoints when given `selection="test@0.5"`. The default selection stays on the
+    validation split.
+    """
+
+    WARNING = "selected on the TEST split at missing rate {rate} (LNLN paper protocol): test numbers are optimistic"
+
+    def __init__(self, processor, test_dataset, family: str, output_dir: str, rate: float = 0.5, seed: int = 1111):
+        from .data.corruption import random_missing
+        from .robustness import encode_split
+
+        self.processor = processor
+        arrays, self.labels = encode_split(processor, test_dataset)
+        self.arrays = random_missing(arrays, rate, seed, processor.tokenizer.unk_token_id)
+        self.family, self.rate, self.seed = family, rate, seed
+        self.folder = Path(output_dir) / "paper_selection"
+        self.best: dict[str, dict] = {}
+
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        from .metrics import msa_metrics
+        from .robustness import predict_arrays
+
+        was_training = model.training
+        metrics = msa_metrics(predict_arrays(model, self.arrays), self.labels, self.family)
+        model.train(was_training)
+        for key, value in metrics.items():
+            better = GREATER_IS_BETTER.get(key, True)
+            current = self.best.get(key)
+            if math.isfinite(value) and (current is None or (value > current["value"] if better else value < current["value"])):
+                self.best[key] = {"value": value, "epoch": state.epoch, "metrics": metrics}
+                model.save_pretrained(self.folder / f"best_{key}")
+                self.processor.save_pretrained(self.folder / f"best_{key}")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "paper_selection.json").write_text(json.dumps(
+            {"warning": self.WARNING.format(rate=self.rate), "selection": f"test@{self.rate}",
+             "mask_seed": self.seed, "best": self.best}, indent=2))
+
+
 @dataclass
 class TrainSettings:
     """What one training run needs besides the model and the data; defaults suit the embedded demo data."""
@@ -77,6 +120,8 @@ class TrainSettings:
     metric_family: str | None = None  # None: the model config's `metric_family` (set it for non-hf_msa models)
     # LNLN's random-missing augmentation of the training split (RandomMissingCollator); evaluation stays clean.
     random_missing_training: bool = False
+    # "paper_selection": also run PaperSelectionCallback on the test split (flagged; see its docstring)
+    extra_callbacks: tuple[str, ...] = ()
     disable_tqdm: bool = False
     extra_args: dict = field(default_factory=dict)
 
@@ -164,6 +209,9 @@ def train_and_evaluate(model, processor, dataset, settings: TrainSettings, valid
                        test_split: str | None = "test") -> tuple[Trainer, RunResult]:
     """Train with early stopping on the validation split, reload the best epoch, evaluate validation and test."""
     trainer = build_trainer(model, processor, dataset["train"], dataset[validation_split], settings)
+    if "paper_selection" in settings.extra_callbacks:
+        family = settings.metric_family or model.config.metric_family
+        trainer.add_callback(PaperSelectionCallback(processor, dataset[test_split], family, settings.output_dir))
     trainer.train()
     validation = _strip(trainer.evaluate(dataset[validation_split], metric_key_prefix="validation"), "validation")
     test = {}
@@ -225,6 +273,7 @@ def run_seeds(build_model, processor, dataset, settings: TrainSettings, seeds: l
 
 __all__ = [
     "LossTermsCallback",
+    "PaperSelectionCallback",
     "RunResult",
     "TrainSettings",
     "build_optimizer",

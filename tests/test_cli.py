@@ -83,3 +83,19 @@ def test_train_a_classifier_on_mvsa_single_text_with_vision_absent(shared_data, 
     assert set(report["test"]) >= {"Accuracy", "F1_score", "Macro_F1"}
     model = AutoModel.from_pretrained(out / "seed-1111" / "best")
     assert model.config.num_labels == 3 and model.config.id2label[0] == "positive"
+
+
+def test_paper_selection_then_robustness_cli_flags_the_selection(tmp_path, capsys):
+    out = tmp_path / "run"
+    main(["train", "--data", "synthetic", "--text-encoder", "tiny", "--epochs", "1", "--max-samples", "32",
+          "--output-dir", str(out), "--batch-size", "16", "--paper-selection",
+          "--config-overrides", '{"hidden_size": 20, "num_attention_heads": 2, "num_encoder_layers": 1}'])
+    assert "WARNING: --paper-selection" in capsys.readouterr().out
+    best = out / "seed-1111" / "paper_selection" / "best_MAE"
+    report_dir = tmp_path / "robustness"
+    main(["robustness", "--model", str(best), "--model", str(out / "seed-1111" / "best"), "--data", "synthetic",
+          "--max-samples", "24", "--rates", "0.0", "0.5", "--seeds", "1", "--snr", "10",
+          "--selection", "test@0.5", "--output-dir", str(report_dir)])
+    report = json.loads((report_dir / "robustness.json").read_text())
+    assert "NOT selected on the validation split" in report["selection_warning"]
+    assert set(report["models"]) == {"best_MAE", "best"} and (report_dir / "robustness_MAE.png").is_file()

@@ -132,3 +132,26 @@ def test_several_seeds_give_a_mean_and_std_report(synthetic, processor, tmp_path
     maes = [run["test"]["MAE"] for run in report["runs"]]
     assert report["test"]["MAE"]["mean"] == pytest.approx(np.mean(maes))
     assert json.loads((tmp_path / "seeds_report.json").read_text())["seeds"] == [1, 2]
+
+
+def test_paper_selection_is_opt_in_flagged_and_reproducible(synthetic, processor, tmp_path):
+    from transformers import AutoModel
+
+    from hf_msa.data.corruption import random_missing
+    from hf_msa.robustness import encode_split, predict_arrays
+
+    small = synthetic.__class__({k: v.select(range(48)) for k, v in synthetic.items()})
+    set_seed(0)
+    run = settings(tmp_path, num_train_epochs=2, extra_callbacks=("paper_selection",))
+    train_and_evaluate(DibForSentimentAnalysis(tiny_dib_config()), processor, small, run)
+    report = json.loads((tmp_path / "paper_selection" / "paper_selection.json").read_text())
+    assert "TEST split" in report["warning"] and report["selection"] == "test@0.5"
+    assert set(report["best"]) >= {"MAE", "Non0_acc_2", "Corr"}
+    best = AutoModel.from_pretrained(tmp_path / "paper_selection" / "best_MAE")
+    arrays, labels = encode_split(processor, small["test"])
+    corrupted = random_missing(arrays, 0.5, 1111, processor.tokenizer.unk_token_id)
+    mae = msa_metrics(predict_arrays(best, corrupted), labels, "mosi")["MAE"]
+    assert mae == pytest.approx(report["best"]["MAE"]["value"], abs=1e-4)
+    plain = settings(tmp_path / "plain", num_train_epochs=1)
+    train_and_evaluate(DibForSentimentAnalysis(tiny_dib_config()), processor, small, plain)
+    assert not (tmp_path / "plain" / "paper_selection").exists()  # never on by default
