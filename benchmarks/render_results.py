@@ -29,6 +29,30 @@ def robustness_table(report: dict) -> str:
     return "\n".join(rows)
 
 
+def speed_table(report: dict) -> str:
+    rows = ["| model | shape | train step | × text encoder | inference | × text encoder | train peak MB (× encoder) |",
+            "|---|---|---|---|---|---|---|"]
+    for name, result in report["models"].items():
+        for shape, r in result["shapes"].items():
+            mark = lambda ok: "" if ok else " ✗"  # noqa: E731
+            rows.append(
+                f"| {name} | {shape} | {r['train_model']['median_s'] * 1000:.0f} ms | {r['train_time_ratio']:.2f}"
+                f"{mark(r['train_meets_target'])} | {r['infer_model']['median_s'] * 1000:.0f} ms | "
+                f"{r['infer_time_ratio']:.2f}{mark(r['infer_meets_target'])} | "
+                f"{r['train_model']['peak_extra_mb']:.0f} ({r['train_memory_ratio']:.2f}) |")
+    rows.append(f"\nText encoder: {report['encoder']}; median of {report['repeats']} repeats, {report['threads']} threads; "
+                f"✗ = above the {report['target_overhead']}× fusion-overhead target.")
+    return "\n".join(rows)
+
+
+def renyi_line(report: dict) -> str:
+    largest = report["sizes"][str(max(int(n) for n in report["sizes"]))]
+    return (f"Low-rank Rényi entropy (k = {report['rank']}, randomized) vs full eigendecomposition at n = "
+            f"{max(int(n) for n in report['sizes'])}: {largest['speedup_vs_full_eigh']:.1f}× faster, |error| "
+            f"{largest['abs_error_vs_exact_low_rank']:.1e} (target ≥ {report['target']['speedup_at_largest']:.0f}×, "
+            f"≤ {report['target']['abs_error']:.0e}: {'met' if report['meets_target'] else 'not met'}).")
+
+
 def fill(text: str, name: str, body: str) -> str:
     pattern = re.compile(rf"<!-- results:{name} -->.*?<!-- /results:{name} -->", re.S)
     if not pattern.search(text):
@@ -44,6 +68,10 @@ def main():
     robustness = results_dir / "robustness_mosi_text.json"
     if robustness.is_file():
         text = fill(text, "robustness_mosi_text", robustness_table(json.loads(robustness.read_text())))
+    if (results_dir / "speed.json").is_file() and (results_dir / "renyi.json").is_file():
+        body = speed_table(json.loads((results_dir / "speed.json").read_text()))
+        body += "\n\n" + renyi_line(json.loads((results_dir / "renyi.json").read_text()))
+        text = fill(text, "speed", body)
     readme.write_text(text)
     print(text[text.index("## Results"):])
 

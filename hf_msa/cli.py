@@ -6,6 +6,7 @@
     hf-msa card --results benchmarks/results/X.json              render a model card from measured results
     hf-msa data load|export NAME --data-dir DIR [--config C]     read raw dataset files; write Parquet + card
     hf-msa robustness --model DIR [--model DIR2] --data ...      missing-rate / modality / noise protocols -> JSON + PNG
+    hf-msa bench speed|renyi [options]                           benchmarks -> benchmarks/results/<name>.json
 """
 
 import argparse
@@ -198,6 +199,15 @@ def cmd_robustness(args) -> None:
     print(f"report and plots in {args.output_dir}")
 
 
+def cmd_bench(args) -> None:
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "benchmarks" / "__main__.py").is_file():
+        raise SystemExit("the benchmarks live in the hf_msa repository (benchmarks/); run from a checkout of it")
+    raise SystemExit(subprocess.run([sys.executable, "-m", "benchmarks", *args.arguments], cwd=root).returncode)
+
+
 def cmd_card(args) -> None:
     from .hub import render_model_card
 
@@ -282,6 +292,10 @@ def main(argv: list[str] | None = None) -> None:
                             help="how the checkpoints were selected; anything but 'validation' is flagged in the output")
     robustness.add_argument("--output-dir", default="runs/robustness")
     robustness.set_defaults(func=cmd_robustness)
+
+    bench = commands.add_parser("bench", help="run a benchmark (python -m benchmarks ...): speed | renyi")
+    bench.add_argument("arguments", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
 
     card = commands.add_parser("card", help="render a model card from a results JSON")
     card.add_argument("--template", default="model_cards/templates/dib-mosi.md")

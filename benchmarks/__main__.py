@@ -1,0 +1,42 @@
+"""`python -m benchmarks <name> [options]` (or `hf-msa bench <name>`): run one benchmark, write its JSON to
+benchmarks/results/<name>.json with the machine, versions and command. Names: speed, renyi."""
+
+import argparse
+import json
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import renyi, speed
+
+BENCHMARKS = {"speed": speed, "renyi": renyi}
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv=None) -> Path:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    commands = parser.add_subparsers(dest="name", required=True)
+    for name, module in BENCHMARKS.items():
+        sub = commands.add_parser(name, help=module.__doc__.splitlines()[0])
+        module.add_arguments(sub)
+        sub.add_argument("--output", default=str(RESULTS / f"{name}.json"))
+    args = parser.parse_args(argv)
+    figures = BENCHMARKS[args.name].main(args)
+    report = {
+        "benchmark": args.name,
+        "command": " ".join([sys.executable, "-m", "benchmarks"] + list(argv if argv is not None else sys.argv[1:])),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "processor": platform.processor()},
+        **figures,
+    }
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=2))
+    print(f"written to {output}")
+    return output
+
+
+if __name__ == "__main__":
+    main()

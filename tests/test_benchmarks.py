@@ -1,0 +1,32 @@
+"""Smoke tests of the benchmark suite: each benchmark at its smallest size writes a results file with every field.
+(Timings are measured by the benchmarks themselves, never asserted here.)"""
+
+import json
+
+from benchmarks.__main__ import main as run_benchmark
+
+
+def test_renyi_benchmark_writes_every_field(tmp_path):
+    output = run_benchmark(["renyi", "--sizes", "16", "32", "--repeats", "1", "--output", str(tmp_path / "r.json")])
+    report = json.loads(output.read_text())
+    assert {"benchmark", "command", "date", "machine", "alpha", "rank", "target", "meets_target", "sizes"} <= set(report)
+    row = report["sizes"]["32"]
+    assert {"full_eigh_s", "full_entropy", "low_rank_eigh_s", "low_rank_exact_entropy", "low_rank_randomized_s",
+            "low_rank_randomized_entropy", "speedup_vs_full_eigh", "abs_error_vs_exact_low_rank"} <= set(row)
+    assert isinstance(report["meets_target"], bool)
+
+
+def test_speed_benchmark_covers_every_registered_model(tmp_path):
+    from hf_msa import MODEL_REGISTRY
+
+    output = run_benchmark(["speed", "--encoder", "tiny", "--repeats", "2", "--shapes", "batch1",
+                            "--output", str(tmp_path / "s.json")])
+    report = json.loads(output.read_text())
+    assert set(report["models"]) == set(MODEL_REGISTRY) and report["target_overhead"] == 1.15
+    for result in report["models"].values():
+        rows = result["shapes"]["batch1"]
+        for mode in ("train", "infer"):
+            for who in ("model", "text_encoder"):
+                assert {"median_s", "q1_s", "q3_s", "peak_extra_mb"} <= set(rows[f"{mode}_{who}"])
+            assert rows[f"{mode}_time_ratio"] > 0 and isinstance(rows[f"{mode}_meets_target"], bool)
+            assert f"{mode}_memory_ratio" in rows
