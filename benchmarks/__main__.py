@@ -1,5 +1,5 @@
 """`python -m benchmarks <name> [options]` (or `hf-msa bench <name>`): run one benchmark, write its JSON to
-benchmarks/results/<name>.json with the machine, versions and command. Names: speed, renyi."""
+benchmarks/results/<name>.json with the machine, versions and command. Names: speed, renyi, accuracy."""
 
 import argparse
 import json
@@ -9,9 +9,9 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import renyi, speed
+from . import accuracy, renyi, speed
 
-BENCHMARKS = {"speed": speed, "renyi": renyi}
+BENCHMARKS = {"speed": speed, "renyi": renyi, "accuracy": accuracy}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

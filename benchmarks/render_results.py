@@ -53,6 +53,40 @@ def renyi_line(report: dict) -> str:
             f"≤ {report['target']['abs_error']:.0e}: {'met' if report['meets_target'] else 'not met'}).")
 
 
+def accuracy_table(report: dict, results_dir: Path) -> str:
+    keys = ["Non0_acc_2", "Non0_F1_score", "Has0_acc_2", "Mult_acc_7", "MAE", "Corr"]
+    rows = []
+    for dataset, block in report["datasets"].items():
+        rows += [f"**{dataset.upper()}** (test; {len(report['seeds'])} seeds; sizes {block['sizes']})", "",
+                 "| model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+        for name, result in block["models"].items():
+            cells = [f"{result['test'][k]['mean']:.4f} ± {result['test'][k]['std']:.4f}" for k in keys]
+            rows.append(f"| {name} | " + " | ".join(cells) + " |")
+        rows += ["", f"![accuracy on {dataset}](benchmarks/results/accuracy_{dataset}.png)", ""]
+        plot_accuracy(dataset, block, results_dir / f"accuracy_{dataset}.png")
+    return "\n".join(rows).rstrip()
+
+
+def plot_accuracy(dataset: str, block: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(block["models"])
+    figure, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    for axis, key in zip(axes, ("Non0_acc_2", "MAE")):
+        means = [block["models"][n]["test"][key]["mean"] for n in names]
+        stds = [block["models"][n]["test"][key]["std"] for n in names]
+        axis.bar(names, means, yerr=stds, capsize=4, color=["#4c72b0", "#dd8452", "#55a868", "#c44e52"][: len(names)])
+        axis.set_title(f"{dataset.upper()} test {key} (mean ± std)", fontsize=9)
+        low = min(m - s for m, s in zip(means, stds))
+        axis.set_ylim(low * 0.95, max(m + s for m, s in zip(means, stds)) * 1.02)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
 def fill(text: str, name: str, body: str) -> str:
     pattern = re.compile(rf"<!-- results:{name} -->.*?<!-- /results:{name} -->", re.S)
     if not pattern.search(text):
@@ -68,6 +102,8 @@ def main():
     robustness = results_dir / "robustness_mosi_text.json"
     if robustness.is_file():
         text = fill(text, "robustness_mosi_text", robustness_table(json.loads(robustness.read_text())))
+    if (results_dir / "accuracy.json").is_file():
+        text = fill(text, "accuracy", accuracy_table(json.loads((results_dir / "accuracy.json").read_text()), results_dir))
     if (results_dir / "speed.json").is_file() and (results_dir / "renyi.json").is_file():
         body = speed_table(json.loads((results_dir / "speed.json").read_text()))
         body += "\n\n" + renyi_line(json.loads((results_dir / "renyi.json").read_text()))

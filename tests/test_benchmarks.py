@@ -30,3 +30,16 @@ def test_speed_benchmark_covers_every_registered_model(tmp_path):
                 assert {"median_s", "q1_s", "q3_s", "peak_extra_mb"} <= set(rows[f"{mode}_{who}"])
             assert rows[f"{mode}_time_ratio"] > 0 and isinstance(rows[f"{mode}_meets_target"], bool)
             assert f"{mode}_memory_ratio" in rows
+
+
+def test_accuracy_benchmark_writes_every_field(tmp_path, shared_data):
+    output = run_benchmark(["accuracy", "--max-samples", "24", "--epochs", "1", "--seeds", "1",
+                            "--output", str(tmp_path / "a.json")])
+    report = json.loads(output.read_text())
+    from hf_msa import MODEL_REGISTRY
+
+    mosi = report["datasets"]["mosi"]
+    assert set(mosi["models"]) == set(MODEL_REGISTRY) | {"text_only"}
+    for result in mosi["models"].values():
+        assert {"Non0_acc_2", "MAE", "Corr", "Mult_acc_7"} <= set(result["test"])
+        assert result["test"]["MAE"]["n"] == 1 and "recipe" in result
