@@ -25,22 +25,11 @@ from hf_msa.data import read_label_csv
 from hf_msa.text_encoders import minilm_path
 from hf_msa.training import TrainSettings, run_seeds, summarize_runs, train_and_evaluate
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy import TextOnlyProcessor  # noqa: E402  (one definition for every benchmark)
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mosi" / "label.csv"
-
-
-class TextOnlyProcessor:
-    """The tokenizer alone, called like MSAProcessor, so the same collator and Trainer settings apply."""
-
-    def __init__(self, tokenizer, max_text_length):
-        self.tokenizer, self.max_text_length = tokenizer, max_text_length
-
-    def __call__(self, text=None, audio=None, vision=None, padding="longest", return_tensors=None, **kwargs):
-        return self.tokenizer(list(text), padding=True, truncation=True, max_length=self.max_text_length,
-                              return_tensors=return_tensors)
-
-    def save_pretrained(self, path, **kwargs):
-        self.tokenizer.save_pretrained(path)
 
 
 def text_only_runs(dataset, settings, seeds, max_text_length):
