@@ -62,8 +62,8 @@ def predict(model, processor, dataset, batch_size: int = 64, drop_modalities: tu
     """Model predictions over a dataset split (eval mode, no gradient); `drop_modalities` are fed as missing."""
     from .data import MSADataCollator
 
-    padding = "max_length" if getattr(model.config, "attend_to_padding", False) else "longest"
-    collator = MSADataCollator(processor, problem_type=model.config.problem_type, padding=padding)
+    collator = MSADataCollator(processor, problem_type=model.config.problem_type,
+                               padding=getattr(model.config, "input_padding", "longest"))
     model.eval()
     outputs = []
     with torch.no_grad():
@@ -189,8 +189,9 @@ def cmd_robustness(args) -> None:
         name = Path(path).name
         models[name] = (AutoModel.from_pretrained(path), AutoProcessor.from_pretrained(path))
     family = next(iter(models.values()))[0].config.metric_family
-    dataset = _load_data(args.data, None, args.data_dir, args.data_config).with_format("numpy")
-    split = dataset[args.split].select(range(min(args.max_samples or len(dataset[args.split]), len(dataset[args.split]))))
+    split = _load_data(args.data, None, args.data_dir, args.data_config)[args.split]
+    if args.max_samples:
+        split = split.select(range(min(args.max_samples, len(split))))
     settings = RobustnessSettings(missing_rates=tuple(args.rates), seeds=tuple(args.seeds), snr_db=tuple(args.snr),
                                   selection=args.selection)
     report = run_robustness(models, split, family, settings, args.output_dir, split=args.split)

@@ -135,6 +135,12 @@ class MSAConfig(PreTrainedConfig):
             raise ValueError(f"label_range must be [low, high] with low < high, got {self.label_range}")
 
     @property
+    def input_padding(self) -> str:
+        """How inputs are padded for this model: "longest" (masks make padding irrelevant). Models that attend to
+        padding override it with "max_length" (MMSA's fixed lengths)."""
+        return "longest"
+
+    @property
     def has_audio(self) -> bool:
         return "audio" in self.modalities
 

@@ -179,8 +179,7 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
     if settings.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
     optimizer = build_optimizer(model, settings.learning_rate, settings.text_learning_rate, settings.weight_decay)
-    # models that attend to padding (LNLN, faithfully) see MMSA's fixed-length inputs
-    padding = "max_length" if getattr(config, "attend_to_padding", False) else "longest"
+    padding = getattr(config, "input_padding", "longest")  # non-hf_msa baselines pad to the longest
     if settings.random_missing_training:
         wants_complete = "complete_input_ids" in inspect.signature(model.forward).parameters
         collator = RandomMissingCollator(processor, config.problem_type, emit_complete=wants_complete,

@@ -13,7 +13,7 @@ TINY_OVERRIDES = {
     "dib": dict(hidden_size=20, num_attention_heads=2, num_encoder_layers=1, vib_hidden_size=32),
     "lnln": dict(hidden_size=16, num_tokens=4, num_attention_heads=2, attention_head_dim=8, mlp_dim=16,
                  embedding_depth=1, proxy_depth=1, completeness_depth=1, reconstructor_depth=1,
-                 language_encoder_depth=1, hyper_depth=2, fusion_depth=1),
+                 language_encoder_depth=1, fusion_depth=1),
 }
 # LNLN is a three-modality regression model: it has no MVSA-Single (text + image, 3 classes) configuration.
 PRESETS = {"dib": ["mosi", "mosei", "sims", "mvsa"], "lnln": ["mosi", "mosei", "sims"]}

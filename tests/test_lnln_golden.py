@@ -70,15 +70,16 @@ def test_intermediate_activations_match(golden, converted):
     inputs, ref = golden["inputs"], golden["intermediates"]
     with torch.no_grad():
         enc = converted.lnln(**corrupted_inputs(inputs))
+        completeness_token = converted.lnln.completeness_encoder(enc.text_tokens)[:, 0]
         complete_text = converted.lnln.embed_text(inputs["language"][:, 0].long(), inputs["language"][:, 1].long(),
                                                   inputs["language"][:, 2].long())
     ours = {"h_1_l": enc.text_tokens, "h_1_a": enc.audio_tokens, "h_1_v": enc.vision_tokens,
             "h_1_p": enc.proxy_tokens, "h_1_d": enc.dominant_tokens, "h_hyper": enc.hyper_tokens,
-            "feat": enc.fused_tokens, "pooled": enc.pooled, "feat_tmp": None, "complete_language_feat": complete_text}
+            "feat": enc.fused_tokens, "pooled": enc.pooled, "feat_tmp": completeness_token,
+            "complete_language_feat": complete_text}
     ours.update({f"h_d_list.{i}": state for i, state in enumerate(enc.language_states)})
     for name, value in ours.items():
-        if value is not None:
-            torch.testing.assert_close(value, ref[name], **FORWARD, msg=lambda m, n=name: f"{n}: {m}")
+        torch.testing.assert_close(value, ref[name], **FORWARD, msg=lambda m, n=name: f"{n}: {m}")
 
 
 def test_gradients_match_including_the_reversed_proxy_path(golden, converted, training_call):

@@ -14,7 +14,7 @@ from .conftest import TINY_TEXT, random_batch
 def small_config(**overrides):
     values = dict(text_config=dict(TINY_TEXT), hidden_size=32, num_tokens=4, num_attention_heads=4,
                   attention_head_dim=8, mlp_dim=32, embedding_depth=1, proxy_depth=1, completeness_depth=1,
-                  reconstructor_depth=1, language_encoder_depth=1, hyper_depth=2, fusion_depth=1,
+                  reconstructor_depth=1, language_encoder_depth=1, fusion_depth=1,
                   audio_max_length=60, vision_max_length=60, text_max_length=24)
     values.update(overrides)
     return LnlnConfig.from_preset("mosi", **values)

@@ -123,6 +123,12 @@ def test_csd_length_mismatch_names_file_video_and_lengths(tmp_path):
     assert "broken.csd" in message and "'bad'" in message and "3" in message and "2" in message
 
 
+def test_csd_with_several_feature_dims_is_refused_not_truncated(tmp_path):
+    path = write_csd(tmp_path / "features.csd", {"v1": (np.zeros((2, 3)), [[0.0, 1.0], [1.0, 2.0]])})
+    with pytest.raises(ValueError, match=r"features.csd: video 'v1': a label sequence has features of shape"):
+        read_csd(path)
+
+
 def test_csd_not_hdf5_names_file(tmp_path):
     path = tmp_path / "fake.csd"
     path.write_text("id,label\nx_1,0.5\n")

@@ -42,8 +42,6 @@ class MSADataCollator:
         return dict(batch)
 
 
-
-
 AUGMENT_COLUMN = "augment_random_missing"
 
 

@@ -74,7 +74,7 @@ def read_csd_metadata(path: str | Path) -> dict[str, str]:
 def read_csd(path: str | Path) -> list[dict]:
     """One row per segment, ordered by video id then segment: id, video_id, clip_id, label, start, end.
 
-    `label` is `features[k-1, 0]` (the first feature dimension; the opinion-label files have exactly one) and
+    `label` is `features[k-1, 0]` (label files have exactly one feature dimension; others are refused) and
     `start`/`end` are the segment's interval in seconds.
     """
     path, handle = _open(path)
@@ -91,9 +91,9 @@ def read_csd(path: str | Path) -> list[dict]:
                 raise ValueError(f"{path}: video {video_id!r} lacks {missing}")
             features = np.asarray(video["features"][()])
             intervals = np.asarray(video["intervals"][()])
-            if features.ndim != 2 or features.shape[1] < 1:
-                raise ValueError(f"{path}: video {video_id!r}: features must be 2-D (segments, dims), "
-                                 f"got shape {features.shape}")
+            if features.ndim != 2 or features.shape[1] != 1:
+                raise ValueError(f"{path}: video {video_id!r}: a label sequence has features of shape (segments, 1), "
+                                 f"got {features.shape}; this reader reads label .csd files, not feature ones")
             if intervals.ndim != 2 or intervals.shape[1] != 2:
                 raise ValueError(f"{path}: video {video_id!r}: intervals must have shape (segments, 2), "
                                  f"got {intervals.shape}")

@@ -18,6 +18,7 @@ from .catalog import MVSA_LABELS, ConfigSpec, dataset_spec
 from .csd import read_csd
 from .label_csv import label_csv_rows
 from .mmsa_pickle import mmsa_rows, read_mmsa_pickle
+from .mvsa import read_mvsa_clmlf, read_mvsa_original
 
 logger = logging.get_logger(__name__)
 READER_VERSION = "1"  # bump when a reader's output changes, so caches are rebuilt
@@ -66,8 +67,10 @@ def _features_from_row(row: dict) -> Features:
     return Features({name: _feature_of(name, value) for name, value in row.items()})
 
 
-def _build(rows_by_split: dict, features: Features, path: Path, tag: tuple, cache_dir, keep_in_memory) -> DatasetDict:
-    """One memory-mapped Arrow dataset per split, cached under a fingerprint of the source file(s) and `tag`."""
+def _build(rows_by_split: dict, features: Features, path: Path, fingerprint: str, cache_dir,
+           keep_in_memory) -> DatasetDict:
+    """One Arrow dataset per split; `fingerprint` (of the source and the config) names them instead of a hash of the
+    generator."""
     out = {}
     for split, rows in rows_by_split.items():
         if isinstance(rows, list) and not rows:  # Arrow cannot store or reload a split with no rows
@@ -79,7 +82,7 @@ def _build(rows_by_split: dict, features: Features, path: Path, tag: tuple, cach
 
         out[split] = Dataset.from_generator(
             generate, features=features, cache_dir=cache_dir, keep_in_memory=keep_in_memory, split=split,
-            fingerprint=_fingerprint(path, *tag, split),
+            fingerprint=f"{fingerprint}-{split}",
         )
     return DatasetDict(out)
 
@@ -120,14 +123,12 @@ def _csd_source(path):
 
 
 def _mvsa_source(path, config):
-    from . import mvsa
-
     label = ClassLabel(names=list(MVSA_LABELS))
     if config.reader == "mvsa_clmlf":
-        splits = mvsa.read_mvsa_clmlf(path)
+        splits = read_mvsa_clmlf(path)
         features = Features({"id": Value("string"), "text": Value("string"), "label": label})
     else:
-        splits = mvsa.read_mvsa_original(path, require_images=config.needs_images).splits
+        splits = read_mvsa_original(path, require_images=config.needs_images).splits
         features = Features({"id": Value("string"), "text": Value("string"), "label": label,
                              "text_label": Value("string"), "image_label": Value("string")})
         if config.needs_images:
@@ -178,17 +179,18 @@ def load_msa_dataset(name: str, data_dir: str | Path, config_name: str | None = 
     tag = (spec.name, config.name, include_text_features)
     if config.reader == "csd" and (path.parent / "label.csv").is_file():  # its folds come from there
         tag += (_fingerprint(path.parent / "label.csv"),)
+    fingerprint = _fingerprint(path, *tag)
     if keep_in_memory:
         rows, features = _read(spec, config, path, include_text_features)
-        return _build(rows, features, path, tag, None, True)
+        return _build(rows, features, path, fingerprint, None, True)
     root = Path(cache_dir or datasets_config.HF_DATASETS_CACHE) / "hf_msa" / spec.name / config.name
-    target = root / _fingerprint(path, *tag)
+    target = root / fingerprint
     if (target / "dataset_dict.json").is_file():
         return DatasetDict.load_from_disk(str(target))
     rows, features = _read(spec, config, path, include_text_features)
     scratch = root / f"{target.name}.building"
     try:
-        _build(rows, features, path, tag, str(scratch), False).save_to_disk(str(target))
+        _build(rows, features, path, fingerprint, str(scratch), False).save_to_disk(str(target))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return DatasetDict.load_from_disk(str(target))

@@ -80,8 +80,6 @@ def load_synthetic_mosi(sizes: dict[str, int] | None = None, seed: int = 0) -> D
 
 
 
-
-
 # ---- synthetic files in the exact MMSA pickle layout (tests and benchmarks; no real pickle is obtainable here) ----
 
 MMSA_LAYOUTS = {
@@ -147,6 +145,7 @@ def write_mmsa_pickle(path, content: dict) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as handle:
         pickle.dump(content, handle, protocol=4)
+
 
 __all__ = [
     "AUDIO_DIM",

@@ -20,8 +20,8 @@ class LnlnConfig(MSAConfig):
             inner width, projected back to `hidden_size`); the hyper-modality layer uses hidden_size / heads.
         mlp_dim (`int`, *optional*, defaults to 128): feed-forward width.
         embedding_depth (`int`, *optional*, defaults to 2): layers of each modality's embedding Transformer.
-        proxy_depth, completeness_depth, reconstructor_depth, language_encoder_depth (`int`, default 2 each).
-        hyper_depth (`int`, *optional*, defaults to 3): adaptive hyper-modality layers (one per language state).
+        proxy_depth, completeness_depth, reconstructor_depth, language_encoder_depth (`int`, default 2 each). The
+            hyper-modality layers number language_encoder_depth + 1, one per language state (3 in the reference).
         fusion_depth (`int`, *optional*, defaults to 2): fusion CrossTransformer layers (MOSI 2, MOSEI and SIMS 4).
         discriminator_hidden_size, completeness_hidden_size (`int`, defaults 64): hidden widths of the two MLPs.
         dropout (`float`, *optional*, defaults to 0.0): dropout of LNLN's own layers (0 in the reference).
@@ -46,7 +46,6 @@ class LnlnConfig(MSAConfig):
     completeness_depth: int = 2
     reconstructor_depth: int = 2
     language_encoder_depth: int = 2
-    hyper_depth: int = 3
     fusion_depth: int = 2
     discriminator_hidden_size: int = 64
     completeness_hidden_size: int = 64
@@ -67,13 +66,16 @@ class LnlnConfig(MSAConfig):
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
                              f"({self.num_attention_heads})")
-        if self.hyper_depth != self.language_encoder_depth + 1:
-            raise ValueError(f"hyper_depth must be language_encoder_depth + 1 (one hyper layer per language state), "
-                             f"got {self.hyper_depth} and {self.language_encoder_depth}")
-        for field in ("num_tokens", "embedding_depth", "proxy_depth", "completeness_depth", "reconstructor_depth",
+        for field in ("num_tokens", "language_encoder_depth", "embedding_depth", "proxy_depth", "completeness_depth", "reconstructor_depth",
                       "fusion_depth"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
+
+
+    @property
+    def input_padding(self) -> str:
+        # the reference attends to padding, so results depend on it: feed MMSA's fixed-length inputs
+        return "max_length" if self.attend_to_padding else "longest"
 
 
 __all__ = ["LnlnConfig"]

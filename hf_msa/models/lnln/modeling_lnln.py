@@ -129,7 +129,7 @@ class LnlnModel(LnlnPreTrainedModel):
         self.language_encoder = TokenTransformer(n, depth=config.language_encoder_depth, **blocks)
         self.hyper_tokens = nn.Parameter(torch.ones(1, n, d))
         self.hyper_layers = nn.ModuleList(
-            HyperModalityLayer(d, config.num_attention_heads, config.dropout) for _ in range(config.hyper_depth))
+            HyperModalityLayer(d, config.num_attention_heads, config.dropout) for _ in range(config.language_encoder_depth + 1))
         self.fusion = CrossTokenTransformer(n, n, depth=config.fusion_depth, **blocks)
         self.post_init()
 
