@@ -1,5 +1,5 @@
 """`python -m benchmarks <name> [options]` (or `hf-msa bench <name>`): run one benchmark, write its JSON to
-benchmarks/results/<name>.json with the machine, versions and command. Names: speed, renyi, accuracy."""
+benchmarks/results/<name>.json with the machine, versions and command. Names: speed, renyi, accuracy, extraction."""
 
 import argparse
 import json
@@ -9,9 +9,9 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import accuracy, renyi, speed
+from . import accuracy, extraction, renyi, speed
 
-BENCHMARKS = {"speed": speed, "renyi": renyi, "accuracy": accuracy}
+BENCHMARKS = {"speed": speed, "renyi": renyi, "accuracy": accuracy, "extraction": extraction}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -18,6 +18,7 @@ from .configuration_utils import DATASET_PRESETS, MSAConfig
 from .modeling_utils import MSAModelOutput, MSAPreTrainedModel
 from .models.dib import DibConfig, DibForSentimentAnalysis, DibModel
 from .models.lnln import LnlnConfig, LnlnForSentimentAnalysis, LnlnModel
+from .pipelines import MultimodalSentimentPipeline, pipeline, register_pipeline
 from .processing import MSAFeatureExtractor, MSAProcessor
 
 __version__ = "0.1.0"
@@ -41,6 +42,7 @@ def _register_auto_classes() -> None:
 
 
 _register_auto_classes()
+register_pipeline()
 
 __all__ = [
     "DATASET_PRESETS",
@@ -56,4 +58,6 @@ __all__ = [
     "MSAModelOutput",
     "MSAPreTrainedModel",
     "MSAProcessor",
+    "MultimodalSentimentPipeline",
+    "pipeline",
 ]

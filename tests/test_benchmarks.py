@@ -43,3 +43,15 @@ def test_accuracy_benchmark_writes_every_field(tmp_path, shared_data):
     for result in mosi["models"].values():
         assert {"Non0_acc_2", "MAE", "Corr", "Mult_acc_7"} <= set(result["test"])
         assert result["test"]["MAE"]["n"] == 1 and "recipe" in result
+
+
+def test_extraction_benchmark_times_every_extractor_per_clip(tmp_path, shared_data):
+    output = run_benchmark(["extraction", "--repeats", "1", "--output", str(tmp_path / "e.json")])
+    report = json.loads(output.read_text())
+    assert set(report["clips"]) == {"03bSnISJMiM_1.wav", "Oz06ZWiO20M_6.mp4"}
+    mp4 = report["clips"]["Oz06ZWiO20M_6.mp4"]["extractors"]
+    assert {"decode_audio_16k", "whisper_tiny_en_encoder", "whisper_tiny_en_transcription", "opensmile_eGeMAPSv02",
+            "librosa_sims", "mediapipe_face_mesh_native", "mediapipe_face_mesh_10fps"} <= set(mp4)
+    for row in mp4.values():
+        assert {"median_s", "seconds_per_clip_second", "realtime_factor", "setup_s"} <= set(row)
+        assert row["seconds_per_clip_second"] > 0
