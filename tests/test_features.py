@@ -79,6 +79,33 @@ def test_converted_whisper_encoder_matches_ctranslate2(clips, whisper_dir):
     assert per_frame.min() > 0.999
 
 
+def test_multilingual_base_from_two_wheels_matches_ctranslate2_and_transcribes(clips, tmp_path):
+    ctranslate2 = pytest.importorskip("ctranslate2", reason="ctranslate2 is in the dev extra (scripts/setup.sh)")
+    from transformers import WhisperFeatureExtractor, WhisperModel
+
+    from hf_msa.features.transcribe import WhisperTranscriber
+
+    folder, model_file = bundled_ct2_folder("base")  # model.bin.part1 + part2 joined into the cache
+    base = bundled_whisper("base")
+    samples = load_audio(clips["wav"], 16000)
+    mel = WhisperFeatureExtractor.from_pretrained(base)(samples, sampling_rate=16000, return_tensors="pt").input_features
+    with torch.no_grad():
+        ours = WhisperModel.from_pretrained(base).get_encoder()(mel).last_hidden_state[0].numpy()
+    reference_dir = tmp_path / "ct2"  # the layout ctranslate2 loads: one folder with model.bin
+    reference_dir.mkdir()
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        (reference_dir / name).symlink_to(folder / name)
+    (reference_dir / "model.bin").symlink_to(model_file)
+    reference = ctranslate2.models.Whisper(str(reference_dir), device="cpu", compute_type="float32")
+    theirs = np.array(reference.encode(ctranslate2.StorageView.from_array(mel.numpy()), to_cpu=True))[0]
+    assert ours.shape == theirs.shape == (1500, 512)
+    assert (ours * theirs).sum() / np.linalg.norm(ours) / np.linalg.norm(theirs) > 0.9999
+    # Language detected, not given: the task token must still be <|transcribe|> (without it base loops on "and").
+    transcript = WhisperTranscriber(str(base))(load_audio(clips["mp4"], 16000), 16000)
+    assert "ambitious" in transcript.text and "idiosyncratic failure" in transcript.text
+    assert len(transcript.text.split()) < 25
+
+
 def test_config_is_read_off_the_weights(whisper_dir):
     from transformers import WhisperConfig
 

@@ -50,6 +50,8 @@ class WhisperTranscriber:
             samples, sampling_rate=self.sample_rate, return_tensors="pt", return_attention_mask=long_form,
             **({"truncation": False, "padding": "longest"} if long_form else {}))
         kwargs = {"language": self.language} if self.language else {}
+        if getattr(self.model.generation_config, "is_multilingual", False):
+            kwargs["task"] = "transcribe"  # never translate by accident
         out = self.model.generate(inputs.input_features.to(self.device),
                                   attention_mask=inputs.get("attention_mask"), return_timestamps=True,
                                   return_segments=True, num_beams=self.num_beams, **kwargs)

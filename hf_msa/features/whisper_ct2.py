@@ -203,6 +203,9 @@ def _generation_config(config, ct2_config: dict, tokenizer):
                                  if tok.startswith("<|") and tok.endswith("|>") and idx in set(ct2_config["lang_ids"])}
         generation.task_to_id = {"transcribe": vocab["<|transcribe|>"], "translate": vocab["<|translate|>"]}
         generation.prev_sot_token_id = vocab.get("<|startofprev|>")
+        # Without a task token a multilingual Whisper drifts into repetition (checked on the MOSI mp4 with base);
+        # OpenAI's configs force <|transcribe|>, so transcription is the default here too.
+        generation.task = "transcribe"
     return generation
 
 
