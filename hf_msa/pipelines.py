@@ -41,11 +41,9 @@ class MultimodalSentimentPipeline(Pipeline):
 
     def __init__(self, *args, clip_extractor=None, **kwargs):
         super().__init__(*args, **kwargs)
-        from .features import ClipFeatureExtractor
-
         if self.processor is None:
             raise ValueError("the multimodal-sentiment pipeline needs the model's MSAProcessor (processor=...)")
-        self.clip_extractor = clip_extractor if clip_extractor is not None else ClipFeatureExtractor()
+        self.clip_extractor = clip_extractor if clip_extractor is not None else _extractor_for(self.model)
         self._check_dims()
 
     def _check_dims(self):
@@ -116,6 +114,17 @@ class MultimodalSentimentPipeline(Pipeline):
         Path(save_directory, SETTINGS_FILE).write_text(json.dumps(self.clip_extractor.settings, indent=2))
 
 
+def _extractor_for(model):
+    """The extractor a model folder's `extraction_settings.json` describes, else the defaults."""
+    from .features import ClipFeatureExtractor, ExtractionSettings
+
+    settings_file = Path(str(getattr(model, "name_or_path", "") or "")) / SETTINGS_FILE
+    if settings_file.is_file():
+        request = json.loads(settings_file.read_text()).get("request", {})
+        return ClipFeatureExtractor(ExtractionSettings.from_dict(request))
+    return ClipFeatureExtractor()
+
+
 def pipeline(task: str = TASK, model=None, processor=None, feature_extractor=None, device=None, **kwargs):
     """Build the multimodal-sentiment pipeline from a model folder (or a loaded model + processor).
 
@@ -137,13 +146,6 @@ def pipeline(task: str = TASK, model=None, processor=None, feature_extractor=Non
         raise ValueError("give processor= (the model's MSAProcessor) when model is an object")
     if isinstance(feature_extractor, ExtractionSettings):
         feature_extractor = ClipFeatureExtractor(feature_extractor)
-    elif feature_extractor is None:
-        settings_file = folder / SETTINGS_FILE if folder is not None else None
-        if settings_file is not None and settings_file.is_file():
-            request = json.loads(settings_file.read_text()).get("request", {})
-            feature_extractor = ClipFeatureExtractor(ExtractionSettings.from_dict(request))
-        else:
-            feature_extractor = ClipFeatureExtractor()
     return MultimodalSentimentPipeline(model=model.eval(), processor=processor, clip_extractor=feature_extractor,
                                        task=TASK, device=device if device is not None else -1, **kwargs)
 

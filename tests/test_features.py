@@ -300,6 +300,11 @@ def test_pipeline_runs_a_tiny_model_on_the_real_mp4_and_reloads(clips, extractor
     again = pipeline(model=str(tmp_path / "saved"))  # extraction settings come back from the folder
     assert again.clip_extractor.config == extractor.config
     assert again(str(clips["mp4"]))["score"] == pytest.approx(result["score"], abs=1e-6)
+    import transformers  # the task is registered with transformers by `import hf_msa`
+
+    stock = transformers.pipeline("multimodal-sentiment", model=str(tmp_path / "saved"))
+    assert stock.clip_extractor.config == extractor.config
+    assert stock(str(clips["mp4"]))["score"] == pytest.approx(result["score"], abs=1e-6)
 
 
 def test_pipeline_refuses_a_model_trained_on_other_features(extractor, tokenizer):
@@ -334,3 +339,17 @@ def test_settings_reject_unknown_extractors():
     with pytest.raises(ValueError, match="missing must be"):
         ExtractionSettings(missing="skip")
     assert os.environ.get("HF_HUB_OFFLINE") == "1"  # nothing here reached for the Hub
+
+
+def test_example_script_runs_on_the_real_clips(clips, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "clip_to_prediction.py"
+    done = subprocess.run([sys.executable, str(script), str(clips["mp4"]), "--output-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, env={**os.environ})
+    assert done.returncode == 0, done.stderr[-3000:]
+    prediction = json.loads(done.stdout.strip().splitlines()[-1])
+    assert np.isfinite(prediction["score"]) and prediction["modalities"]["vision_used"]
+    assert (tmp_path / "model" / "extraction_settings.json").is_file()
