@@ -15,6 +15,20 @@ BENCHMARKS = {"speed": speed, "renyi": renyi, "accuracy": accuracy, "extraction"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def versions() -> dict:
+    """Python and the version of every library a benchmark's numbers depend on (those installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for package in ("hf_msa", "torch", "transformers", "datasets", "numpy", "av", "mediapipe", "opensmile",
+                    "librosa"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
 def main(argv=None) -> Path:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     commands = parser.add_subparsers(dest="name", required=True)
@@ -29,6 +43,7 @@ def main(argv=None) -> Path:
         "command": " ".join([sys.executable, "-m", "benchmarks"] + list(argv if argv is not None else sys.argv[1:])),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "processor": platform.processor()},
+        "versions": versions(),
         **figures,
     }
     output = Path(args.output)

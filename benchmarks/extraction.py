@@ -33,7 +33,8 @@ def _timed(fn, repeats):
 def _row(times, clip_seconds, setup):
     median = statistics.median(times)
     return {"median_s": round(median, 4), "min_s": round(min(times), 4), "max_s": round(max(times), 4),
-            "seconds_per_clip_second": round(median / clip_seconds, 4), "realtime_factor": round(clip_seconds / median, 2),
+            "seconds_per_clip_second": round(median / clip_seconds, 4),
+            "realtime_factor": round(clip_seconds / median, 2),
             "setup_s": round(setup, 2)}
 
 

@@ -13,14 +13,12 @@ memory of a step (activations, gradients), the parameters and optimizer state ex
 import argparse
 import ctypes
 import gc
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
-import hf_msa
 from hf_msa import MODEL_REGISTRY
 from hf_msa.text_encoders import TINY_BERT, minilm_path
 
@@ -137,7 +135,6 @@ def run(encoder: str = "minilm", repeats: int = 10, shapes=("batch32", "batch1")
             "shapes": per_shape,
         }
         del model
-    results["versions"] = {"hf_msa": hf_msa.__version__, "torch": torch.__version__, "python": platform.python_version()}
     return results
 
 

@@ -23,7 +23,8 @@ CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "mosi" / "raw_
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("clips", nargs="*", default=[str(CLIPS / "Oz06ZWiO20M_6.mp4"), str(CLIPS / "03bSnISJMiM_1.wav")])
+    parser.add_argument("clips", nargs="*",
+                        default=[str(CLIPS / "Oz06ZWiO20M_6.mp4"), str(CLIPS / "03bSnISJMiM_1.wav")])
     parser.add_argument("--model", default=None, help="a model folder; default: a fresh DIB sized to the features")
     parser.add_argument("--output-dir", default="runs/clip_example")
     args = parser.parse_args()

@@ -139,8 +139,8 @@ def cmd_train(args) -> None:
                              early_stopping_patience=args.patience, gradient_accumulation_steps=args.grad_accum,
                              random_missing_training=args.random_missing)
     if args.paper_selection:
-        print(f"WARNING: --paper-selection keeps per-metric checkpoints chosen on the TEST split at missing rate 0.5 "
-              f"(LNLN's paper protocol); numbers from them are optimistic. The default selection stays on validation.")
+        print("WARNING: --paper-selection keeps per-metric checkpoints chosen on the TEST split at missing rate 0.5 "
+              "(LNLN's paper protocol); numbers from them are optimistic. The default selection stays on validation.")
         settings.extra_callbacks = ("paper_selection",)
     report = run_seeds(build, processor, dataset, settings, args.seeds, keep_checkpoints=True)
     processor.save_pretrained(Path(args.output_dir))

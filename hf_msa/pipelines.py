@@ -76,8 +76,9 @@ class MultimodalSentimentPipeline(Pipeline):
         config = self.model.config
         features = {}
         for modality in ("audio", "vision"):
-            used = getattr(config, f"has_{modality}", False) and modality in row and modalities[modality]
-            features[modality] = [row[modality] if used else None] if getattr(config, f"has_{modality}", False) else None
+            wanted = getattr(config, f"has_{modality}", False)  # a text+audio model never receives vision
+            used = wanted and modality in row and modalities[modality]
+            features[modality] = [row[modality] if used else None] if wanted else None
             modalities[f"{modality}_used"] = bool(used)
         encoded = self.processor(text=[row["text"]], audio=features["audio"], vision=features["vision"],
                                  padding=config.input_padding, return_tensors="pt")

@@ -14,7 +14,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_MSA_CACHE", tempfile.mkdtemp(prefix="hf_msa_test_cache_"))
 torch.set_num_threads(2)
 
-import hf_msa  # noqa: E402
+import hf_msa  # noqa: E402, F401  (registers the Auto classes)
 from hf_msa import DibConfig, MSAFeatureExtractor, MSAProcessor  # noqa: E402
 from hf_msa.text_encoders import minilm_path  # noqa: E402
 

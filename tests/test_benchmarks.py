@@ -9,7 +9,9 @@ from benchmarks.__main__ import main as run_benchmark
 def test_renyi_benchmark_writes_every_field(tmp_path):
     output = run_benchmark(["renyi", "--sizes", "16", "32", "--repeats", "1", "--output", str(tmp_path / "r.json")])
     report = json.loads(output.read_text())
-    assert {"benchmark", "command", "date", "machine", "alpha", "rank", "target", "meets_target", "sizes"} <= set(report)
+    assert {"benchmark", "command", "date", "machine", "versions", "alpha", "rank", "target", "meets_target",
+            "sizes"} <= set(report)
+    assert {"python", "torch", "transformers"} <= set(report["versions"])
     row = report["sizes"]["32"]
     assert {"full_eigh_s", "full_entropy", "low_rank_eigh_s", "low_rank_exact_entropy", "low_rank_randomized_s",
             "low_rank_randomized_entropy", "speedup_vs_full_eigh", "abs_error_vs_exact_low_rank"} <= set(row)

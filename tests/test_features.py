@@ -88,7 +88,8 @@ def test_multilingual_base_from_two_wheels_matches_ctranslate2_and_transcribes(c
     folder, model_file = bundled_ct2_folder("base")  # model.bin.part1 + part2 joined into the cache
     base = bundled_whisper("base")
     samples = load_audio(clips["wav"], 16000)
-    mel = WhisperFeatureExtractor.from_pretrained(base)(samples, sampling_rate=16000, return_tensors="pt").input_features
+    mel = WhisperFeatureExtractor.from_pretrained(base)(samples, sampling_rate=16000,
+                                                        return_tensors="pt").input_features
     with torch.no_grad():
         ours = WhisperModel.from_pretrained(base).get_encoder()(mel).last_hidden_state[0].numpy()
     reference_dir = tmp_path / "ct2"  # the layout ctranslate2 loads: one folder with model.bin

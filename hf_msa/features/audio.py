@@ -137,7 +137,8 @@ class AcousticDescriptors:
 
             self.feature_set = feature_set or "sims"
             if self.feature_set not in LIBROSA_SETS:
-                raise ValueError(f"feature_set must be one of {sorted(LIBROSA_SETS)} for librosa, got {self.feature_set!r}")
+                raise ValueError(f"feature_set must be one of {sorted(LIBROSA_SETS)} for librosa, "
+                                 f"got {self.feature_set!r}")
             spec = LIBROSA_SETS[self.feature_set]
             self.names = (["log_f0"] + [f"mfcc_{i}" for i in range(spec["n_mfcc"])]
                           + [f"chroma_cqt_{i}" for i in range(spec["n_chroma"])] + (["zcr"] if zero_crossing else []))

@@ -262,4 +262,5 @@ def save_features(dataset, output_dir: str | os.PathLike, settings: dict, format
     return target
 
 
-__all__ = ["ClipFeatureExtractor", "ExtractionSettings", "clip_inputs", "extract_clips", "save_features", "to_mmsa_layout"]
+__all__ = ["ClipFeatureExtractor", "ExtractionSettings", "clip_inputs", "extract_clips", "save_features",
+           "to_mmsa_layout"]

@@ -81,8 +81,8 @@ def load_audio(path: str | os.PathLike, sample_rate: int = 16000) -> np.ndarray:
         stream = next(iter(container.streams.audio), None)
         if stream is None:
             raise MediaError(f"{path}: the file has no audio stream")
-        channels = stream.codec_context.channels
-        # Resample at the source channel count, then average: FFmpeg's own downmix would scale channels by 1/√2.
+        # Resample at the source channel layout, then average here: mono is exactly the mean of the channels,
+        # whatever downmix matrix FFmpeg would otherwise pick.
         resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout, rate=sample_rate)
         chunks = []
         try:

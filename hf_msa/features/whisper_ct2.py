@@ -209,7 +209,8 @@ def _generation_config(config, ct2_config: dict, tokenizer):
     return generation
 
 
-def convert(src_dir: str | os.PathLike, dst_dir: str | os.PathLike, model_file: str | os.PathLike | None = None) -> Path:
+def convert(src_dir: str | os.PathLike, dst_dir: str | os.PathLike,
+            model_file: str | os.PathLike | None = None) -> Path:
     """Convert a CT2 Whisper folder (model.bin, config.json, tokenizer.json) into a transformers folder with
     `WhisperForConditionalGeneration` weights, `WhisperProcessor` and generation config."""
     from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperProcessor, \
