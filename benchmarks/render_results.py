@@ -53,11 +53,16 @@ def renyi_line(report: dict) -> str:
             f"≤ {report['target']['abs_error']:.0e}: {'met' if report['meets_target'] else 'not met'}).")
 
 
-def accuracy_table(report: dict, results_dir: Path) -> str:
+def accuracy_table(reports: list[tuple[str, dict]], results_dir: Path) -> str:
+    """One table per dataset, from every accuracy*.json (MOSI and MOSEI may come from runs with other budgets)."""
     keys = ["Non0_acc_2", "Non0_F1_score", "Has0_acc_2", "Mult_acc_7", "MAE", "Corr"]
     rows = []
-    for dataset, block in report["datasets"].items():
-        rows += [f"**{dataset.upper()}** (test; {len(report['seeds'])} seeds; sizes {block['sizes']})", "",
+    blocks = [(name, report, dataset, block)
+              for name, report in reports for dataset, block in report["datasets"].items()]
+    for file_name, report, dataset, block in blocks:
+        epochs = f"{report['epochs']:g} epoch" + ("" if report["epochs"] == 1 else "s")
+        rows += [f"**{dataset.upper()}** (test; {len(report['seeds'])} seeds; {epochs}; sizes {block['sizes']}; "
+                 f"`benchmarks/results/{file_name}`)", "",
                  "| model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
         for name, result in block["models"].items():
             cells = [f"{result['test'][k]['mean']:.4f} ± {result['test'][k]['std']:.4f}" for k in keys]
@@ -65,6 +70,22 @@ def accuracy_table(report: dict, results_dir: Path) -> str:
         rows += ["", f"![accuracy on {dataset}](benchmarks/results/accuracy_{dataset}.png)", ""]
         plot_accuracy(dataset, block, results_dir / f"accuracy_{dataset}.png")
     return "\n".join(rows).rstrip()
+
+
+def extraction_table(report: dict) -> str:
+    rows = ["| extractor | " + " | ".join(f"{clip} (s per clip-second)" for clip in report["clips"]) + " | setup s |",
+            "|---" * (len(report["clips"]) + 2) + "|"]
+    names = list(dict.fromkeys(n for c in report["clips"].values() for n in c["extractors"]))
+    for name in names:
+        cells, setup = [], 0.0
+        for clip in report["clips"].values():
+            row = clip["extractors"].get(name)
+            cells.append(f"{row['seconds_per_clip_second']:.3f}" if row else "—")
+            setup = max(setup, row["setup_s"]) if row else setup
+        rows.append(f"| {name} | " + " | ".join(cells) + f" | {setup:.1f} |")
+    rows.append(f"\n{report['threads']} threads, median of {report['repeats']} after a warm-up call; below 1 = faster "
+                "than real time. `benchmarks/results/extraction.json`.")
+    return "\n".join(rows)
 
 
 def plot_accuracy(dataset: str, block: dict, path: Path) -> None:
@@ -102,8 +123,11 @@ def main():
     robustness = results_dir / "robustness_mosi_text.json"
     if robustness.is_file():
         text = fill(text, "robustness_mosi_text", robustness_table(json.loads(robustness.read_text())))
-    if (results_dir / "accuracy.json").is_file():
-        text = fill(text, "accuracy", accuracy_table(json.loads((results_dir / "accuracy.json").read_text()), results_dir))
+    accuracy = [(path.name, json.loads(path.read_text())) for path in sorted(results_dir.glob("accuracy*.json"))]
+    if accuracy:
+        text = fill(text, "accuracy", accuracy_table(accuracy, results_dir))
+    if (results_dir / "extraction.json").is_file():
+        text = fill(text, "extraction", extraction_table(json.loads((results_dir / "extraction.json").read_text())))
     if (results_dir / "speed.json").is_file() and (results_dir / "renyi.json").is_file():
         body = speed_table(json.loads((results_dir / "speed.json").read_text()))
         body += "\n\n" + renyi_line(json.loads((results_dir / "renyi.json").read_text()))

@@ -42,6 +42,8 @@ def test_accuracy_benchmark_writes_every_field(tmp_path, shared_data):
 
     mosi = report["datasets"]["mosi"]
     assert set(mosi["models"]) == set(MODEL_REGISTRY) | {"text_only"}
+    assert mosi["file"].endswith("label.csv") and report["settings"]["per_device_train_batch_size"] == 32
+    assert {"python", "torch", "transformers"} <= set(report["versions"])
     for result in mosi["models"].values():
         assert {"Non0_acc_2", "MAE", "Corr", "Mult_acc_7"} <= set(result["test"])
         assert result["test"]["MAE"]["n"] == 1 and "recipe" in result

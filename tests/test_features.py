@@ -286,7 +286,7 @@ def _tiny_model(extractor):
     return DibForSentimentAnalysis(config).eval(), config
 
 
-def test_pipeline_runs_a_tiny_model_on_the_real_mp4_and_reloads(clips, extractor, tokenizer, tmp_path):
+def test_pipeline_runs_a_tiny_model_on_the_real_mp4_and_reloads(clips, extractor, tokenizer, tmp_path, capsys):
     model, config = _tiny_model(extractor)
     processor = MSAProcessor(MSAFeatureExtractor.from_model_config(config), tokenizer)
     sentiment = pipeline(model=model, processor=processor, feature_extractor=extractor)
@@ -306,6 +306,13 @@ def test_pipeline_runs_a_tiny_model_on_the_real_mp4_and_reloads(clips, extractor
     stock = transformers.pipeline("multimodal-sentiment", model=str(tmp_path / "saved"))
     assert stock.clip_extractor.config == extractor.config
     assert stock(str(clips["mp4"]))["score"] == pytest.approx(result["score"], abs=1e-6)
+
+    from hf_msa.cli import main
+
+    capsys.readouterr()
+    main(["predict", str(tmp_path / "saved"), str(clips["mp4"]), "--use-model-settings"])
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["score"] == pytest.approx(result["score"], abs=1e-6) and printed["id"] == "Oz06ZWiO20M_6"
 
 
 def test_pipeline_refuses_a_model_trained_on_other_features(extractor, tokenizer):
