@@ -24,7 +24,7 @@ TASK = "multimodal-sentiment"
 SETTINGS_FILE = "extraction_settings.json"
 
 
-def polarity_of(score: float, label_range: tuple[float, float] | list | None = None) -> str:
+def polarity_of(score: float) -> str:
     """The sign of a regression score (MMSA's convention: 0 is neutral)."""
     return "positive" if score > 0 else "negative" if score < 0 else "neutral"
 

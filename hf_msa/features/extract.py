@@ -51,7 +51,10 @@ class ExtractionSettings:
 
     @classmethod
     def from_dict(cls, values: dict) -> "ExtractionSettings":
-        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
+        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown extraction settings {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+        return cls(**values)
 
 
 class ClipFeatureExtractor:
@@ -189,9 +192,13 @@ def extract_clips(items, extractor: ClipFeatureExtractor, labels: dict | None = 
     from datasets import Array2D, Dataset, Features, List, Value
     from tqdm.auto import tqdm
 
-    rows = []
+    rows, seen = [], {}
     for item in tqdm(list(items), desc="extracting", unit="clip", disable=not progress):
         row = extractor(**clip_inputs(item))
+        if row["id"] in seen:
+            raise ValueError(f"clip id {row['id']!r} of {row['source']} is already used by {seen[row['id']]}; "
+                             "give each clip its own id (dict item with 'id')")
+        seen[row["id"]] = row["source"]
         if labels is not None:
             if row["id"] not in labels:
                 raise KeyError(f"no label for clip {row['id']!r}")
