@@ -12,6 +12,7 @@ def test_renyi_benchmark_writes_every_field(tmp_path):
     assert {"benchmark", "command", "date", "machine", "versions", "alpha", "rank", "target", "meets_target",
             "sizes"} <= set(report)
     assert {"python", "torch", "transformers"} <= set(report["versions"])
+    assert len(report["spectra"]) == 9 and report["worst_abs_error_over_spectra"] >= 0
     row = report["sizes"]["32"]
     assert {"full_eigh_s", "full_entropy", "low_rank_eigh_s", "low_rank_exact_entropy", "low_rank_randomized_s",
             "low_rank_randomized_entropy", "speedup_vs_full_eigh", "abs_error_vs_exact_low_rank"} <= set(row)
