@@ -143,6 +143,22 @@ def _split_projection(state, hf_prefix, names, variables, ct2_name):
             state[f"{hf_prefix}.{name}.bias"] = bias
 
 
+def _transformer_layer(state, dst: str, variables, src: str, cross_attention: bool) -> None:
+    """One pre-LN layer: self-attention (fused QKV in CT2), the decoder's cross-attention (fused KV), the FFN."""
+    _split_projection(state, f"{dst}.self_attn", ["q_proj", "k_proj", "v_proj"], variables,
+                      f"{src}/self_attention/linear_0")
+    _linear(state, f"{dst}.self_attn.out_proj", variables, f"{src}/self_attention/linear_1")
+    _layer_norm(state, f"{dst}.self_attn_layer_norm", variables, f"{src}/self_attention/layer_norm")
+    if cross_attention:
+        _linear(state, f"{dst}.encoder_attn.q_proj", variables, f"{src}/attention/linear_0")
+        _split_projection(state, f"{dst}.encoder_attn", ["k_proj", "v_proj"], variables, f"{src}/attention/linear_1")
+        _linear(state, f"{dst}.encoder_attn.out_proj", variables, f"{src}/attention/linear_2")
+        _layer_norm(state, f"{dst}.encoder_attn_layer_norm", variables, f"{src}/attention/layer_norm")
+    _linear(state, f"{dst}.fc1", variables, f"{src}/ffn/linear_0")
+    _linear(state, f"{dst}.fc2", variables, f"{src}/ffn/linear_1")
+    _layer_norm(state, f"{dst}.final_layer_norm", variables, f"{src}/ffn/layer_norm")
+
+
 def ct2_to_hf_state_dict(variables: dict[str, np.ndarray], num_encoder_layers: int, num_decoder_layers: int):
     """Map every CT2 variable onto `WhisperForConditionalGeneration` parameter names (fp32 tensors)."""
     state: dict[str, np.ndarray] = {}
@@ -151,30 +167,12 @@ def ct2_to_hf_state_dict(variables: dict[str, np.ndarray], num_encoder_layers: i
     state["model.encoder.embed_positions.weight"] = variables["encoder/position_encodings/encodings"]
     _layer_norm(state, "model.encoder.layer_norm", variables, "encoder/layer_norm")
     for i in range(num_encoder_layers):
-        src, dst = f"encoder/layer_{i}", f"model.encoder.layers.{i}"
-        _split_projection(state, f"{dst}.self_attn", ["q_proj", "k_proj", "v_proj"], variables,
-                          f"{src}/self_attention/linear_0")
-        _linear(state, f"{dst}.self_attn.out_proj", variables, f"{src}/self_attention/linear_1")
-        _layer_norm(state, f"{dst}.self_attn_layer_norm", variables, f"{src}/self_attention/layer_norm")
-        _linear(state, f"{dst}.fc1", variables, f"{src}/ffn/linear_0")
-        _linear(state, f"{dst}.fc2", variables, f"{src}/ffn/linear_1")
-        _layer_norm(state, f"{dst}.final_layer_norm", variables, f"{src}/ffn/layer_norm")
+        _transformer_layer(state, f"model.encoder.layers.{i}", variables, f"encoder/layer_{i}", cross_attention=False)
     state["model.decoder.embed_tokens.weight"] = variables["decoder/embeddings/weight"]
     state["model.decoder.embed_positions.weight"] = variables["decoder/position_encodings/encodings"]
     _layer_norm(state, "model.decoder.layer_norm", variables, "decoder/layer_norm")
     for i in range(num_decoder_layers):
-        src, dst = f"decoder/layer_{i}", f"model.decoder.layers.{i}"
-        _split_projection(state, f"{dst}.self_attn", ["q_proj", "k_proj", "v_proj"], variables,
-                          f"{src}/self_attention/linear_0")
-        _linear(state, f"{dst}.self_attn.out_proj", variables, f"{src}/self_attention/linear_1")
-        _layer_norm(state, f"{dst}.self_attn_layer_norm", variables, f"{src}/self_attention/layer_norm")
-        _linear(state, f"{dst}.encoder_attn.q_proj", variables, f"{src}/attention/linear_0")
-        _split_projection(state, f"{dst}.encoder_attn", ["k_proj", "v_proj"], variables, f"{src}/attention/linear_1")
-        _linear(state, f"{dst}.encoder_attn.out_proj", variables, f"{src}/attention/linear_2")
-        _layer_norm(state, f"{dst}.encoder_attn_layer_norm", variables, f"{src}/attention/layer_norm")
-        _linear(state, f"{dst}.fc1", variables, f"{src}/ffn/linear_0")
-        _linear(state, f"{dst}.fc2", variables, f"{src}/ffn/linear_1")
-        _layer_norm(state, f"{dst}.final_layer_norm", variables, f"{src}/ffn/layer_norm")
+        _transformer_layer(state, f"model.decoder.layers.{i}", variables, f"decoder/layer_{i}", cross_attention=True)
     projection = variables.get("decoder/projection/weight")
     if projection is not None and not np.shares_memory(projection, variables["decoder/embeddings/weight"]) \
             and not np.array_equal(projection, variables["decoder/embeddings/weight"]):
