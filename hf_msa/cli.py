@@ -230,7 +230,8 @@ def _extraction_settings(args):
 
     return ExtractionSettings(audio=args.audio, audio_model=args.audio_model, audio_feature_set=args.feature_set,
                               audio_frame_rate=args.audio_rate, vision=args.vision, vision_fps=args.vision_fps,
-                              refine_landmarks=args.refine_landmarks, transcribe=not args.no_transcribe,
+                              refine_landmarks=args.refine_landmarks, head_pose=args.head_pose,
+                              transcribe=not args.no_transcribe,
                               asr_model=args.asr_model, asr_language=args.language, missing=args.missing)
 
 
@@ -243,6 +244,7 @@ def _add_extraction_arguments(parser) -> None:
     parser.add_argument("--vision", default="face_mesh", choices=["face_mesh", "none"])
     parser.add_argument("--vision-fps", type=float, default=None, help="sample video frames at this rate (default: all)")
     parser.add_argument("--refine-landmarks", action="store_true", help="FaceMesh with iris points (478 landmarks)")
+    parser.add_argument("--head-pose", action="store_true", help="append yaw/pitch/roll derived from the landmarks")
     parser.add_argument("--no-transcribe", action="store_true", help="never run Whisper for missing transcripts")
     parser.add_argument("--asr-model", default=None)
     parser.add_argument("--language", default=None, help="transcription language (multilingual Whisper only)")

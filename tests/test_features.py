@@ -377,3 +377,30 @@ def test_example_script_runs_on_the_real_clips(clips, tmp_path):
     prediction = json.loads(done.stdout.strip().splitlines()[-1])
     assert np.isfinite(prediction["score"]) and prediction["modalities"]["vision_used"]
     assert (tmp_path / "model" / "extraction_settings.json").is_file()
+
+
+def _rotation(yaw=0.0, pitch=0.0, roll=0.0):
+    y, p, r = np.radians([yaw, pitch, roll])
+    rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    return rz @ ry @ rx
+
+
+def test_head_pose_from_landmarks_follows_a_known_rotation(clips):
+    from hf_msa.features.vision import euler_angles, face_rotation
+
+    np.testing.assert_allclose(euler_angles(_rotation(20, -10, 5)), [20, -10, 5], atol=1e-9)
+    sequence, found = FaceMeshLandmarks(fps=2, head_pose=True)(clips["mp4"])
+    assert sequence.names[-3:] == ["pose_yaw_deg_from_landmarks", "pose_pitch_deg_from_landmarks",
+                                   "pose_roll_deg_from_landmarks"]
+    assert sequence.values.shape[1] == 468 * 3 + 3 and np.abs(sequence.values[found, -3:]).max() < 60
+    width, height = 480, 360
+    points = sequence.values[np.argmax(found), :-3].reshape(468, 3).astype(np.float64)
+    scale = np.array([width, height, width])
+    pixels = points * scale
+    turn = _rotation(yaw=25, pitch=-10, roll=8)
+    centre = pixels.mean(0)
+    turned = ((pixels - centre) @ turn.T + centre) / scale  # the same face, turned about its centre
+    before, after = face_rotation(points, width, height), face_rotation(turned, width, height)
+    np.testing.assert_allclose(after, turn @ before, atol=1e-9)

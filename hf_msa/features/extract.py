@@ -36,6 +36,7 @@ class ExtractionSettings:
     vision: str = "face_mesh"
     vision_fps: float | None = None  # None = every frame
     refine_landmarks: bool = False
+    head_pose: bool = False  # append yaw/pitch/roll derived from the landmarks
     transcribe: bool = True  # Whisper transcript when a clip comes without text
     asr_model: str | None = None  # None = the audio Whisper checkpoint if audio == "whisper", else bundled tiny.en
     asr_language: str | None = None
@@ -82,7 +83,9 @@ class ClipFeatureExtractor:
         if self._vision is None and self.config.vision != "none":
             from .vision import FaceMeshLandmarks
 
-            self._vision = FaceMeshLandmarks(fps=self.config.vision_fps, refine_landmarks=self.config.refine_landmarks)
+            c = self.config
+            self._vision = FaceMeshLandmarks(fps=c.vision_fps, refine_landmarks=c.refine_landmarks,
+                                             head_pose=c.head_pose)
         return self._vision
 
     @property
