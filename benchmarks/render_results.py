@@ -11,14 +11,6 @@ ROOT = Path(__file__).resolve().parents[1]
 KEYS = ["Non0_acc_2", "Non0_F1_score", "Has0_acc_2", "Mult_acc_7", "MAE", "Corr"]
 
 
-def dib_mosi_text_table(results: dict) -> str:
-    rows = ["| model (test, 3 seeds) | " + " | ".join(KEYS) + " |", "|---" * (len(KEYS) + 1) + "|"]
-    for name, label in (("dib", "DIB (MiniLM)"), ("text_only", "text-only regressor (MiniLM)")):
-        cells = [f"{results[name]['test'][k]['mean']:.4f} ± {results[name]['test'][k]['std']:.4f}" for k in KEYS]
-        rows.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
-
-
 def robustness_table(report: dict) -> str:
     keys = ["Non0_acc_2", "Non0_F1_score", "Mult_acc_7", "MAE", "Corr"]
     rows = ["| model | clean MAE | " + " | ".join(f"avg {k}" for k in keys) + " |", "|---" * (len(keys) + 2) + "|"]
@@ -121,7 +113,6 @@ def main():
     results_dir = ROOT / "benchmarks" / "results"
     readme = ROOT / "README.md"
     text = readme.read_text()
-    text = fill(text, "dib_mosi_text", dib_mosi_text_table(json.loads((results_dir / "dib_mosi_text.json").read_text())))
     robustness = results_dir / "robustness_mosi_text.json"
     if robustness.is_file():
         text = fill(text, "robustness_mosi_text", robustness_table(json.loads(robustness.read_text())))

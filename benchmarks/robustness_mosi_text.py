@@ -25,8 +25,10 @@ from hf_msa.robustness import RobustnessSettings, run_robustness
 from hf_msa.text_encoders import minilm_path
 from hf_msa.training import TrainSettings, train_and_evaluate
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dib_mosi_text import DEFAULT_DATA, ROOT, TextOnlyProcessor  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mosi" / "label.csv"
+sys.path.insert(0, str(ROOT))
+from benchmarks.accuracy import TextOnlyProcessor  # noqa: E402
 
 
 def main():

@@ -404,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
 
     card = commands.add_parser("card", help="render a model card from a results JSON")
     card.add_argument("--template", default="model_cards/templates/dib-mosi.md")
-    card.add_argument("--results", default="benchmarks/results/dib_mosi_text.json")
+    card.add_argument("--results", default="benchmarks/results/accuracy.json")
     card.add_argument("--output", default="model_cards/dib-mosi.md")
     card.add_argument("--model-name", default="dib-mosi")
     card.add_argument("--method", default="DIB")
@@ -414,7 +414,8 @@ def main(argv: list[str] | None = None) -> None:
     card.add_argument("--dataset-config", default="transcripts")
     card.add_argument("--base-model", default="sentence-transformers/all-MiniLM-L6-v2")
     card.add_argument("--note", default="Numbers below are read from the results file named under Source.")
-    card.add_argument("--result-key", default="dib", help="which entry of the results file the card is about")
+    card.add_argument("--result-key", default="datasets.mosi.models.dib",
+                      help="which entry of the results file the card is about (dots walk into nested entries)")
     card.add_argument("--robustness-model", default=None,
                       help="the results file is a robustness report; the card is about this model in it")
     card.set_defaults(func=cmd_card)

@@ -31,6 +31,20 @@ def eval_results(test_summary: dict, dataset_type: str, dataset_name: str,
     ]
 
 
+def _lookup(results: dict, key: str):
+    """`key` names an entry of the results file; dots walk into nested entries ("datasets.mosi.models.dib")."""
+    node = results
+    for depth, part in enumerate(key.split(".")):
+        if not isinstance(node, dict) or part not in node:
+            where = ".".join(key.split(".")[:depth]) or "the top level"
+            choices = sorted(node) if isinstance(node, dict) else []
+            raise KeyError(f"result key {key!r}: no {part!r} under {where} (there: {choices})")
+        node = node[part]
+    if not isinstance(node, dict) or "test" not in node:
+        raise KeyError(f"result key {key!r} names no entry with test metrics")
+    return node
+
+
 def render_model_card(template_path: str | Path, results_path: str | Path, *, model_name: str, method: str,
                       dataset_type: str, dataset_name: str, dataset_config: str | None = None,
                       base_model: str | None = None, license: str = "apache-2.0", language: str = "en",
@@ -45,13 +59,15 @@ def render_model_card(template_path: str | Path, results_path: str | Path, *, mo
         from .robustness import robustness_card_section
 
         clean = results["models"][robustness_model]["clean"]
-        results[result_key] = {"test": {k: {"mean": v, "n": 1} for k, v in clean.items()}}
+        entry = {"test": {k: {"mean": v, "n": 1} for k, v in clean.items()}}
         template_kwargs["robustness_section"] = robustness_card_section(results, robustness_model)
+    else:
+        entry = _lookup(results, result_key)
     data = ModelCardData(
         model_name=model_name, library_name="transformers", license=license, language=language,
         tags=["multimodal-sentiment-analysis", "hf_msa", method.lower()], datasets=[dataset_type],
         metrics=["mae", "pearsonr", "accuracy", "f1"], base_model=base_model,
-        eval_results=eval_results(results[result_key]["test"], dataset_type, dataset_name, dataset_config),
+        eval_results=eval_results(entry["test"], dataset_type, dataset_name, dataset_config),
     )
     return ModelCard.from_template(data, template_path=str(template_path), model_name=model_name, method=method,
                                    results=results, results_file=str(results_path), **template_kwargs)

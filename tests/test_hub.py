@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import pytest
 from huggingface_hub import ModelCard
 
 from hf_msa.cli import main
@@ -12,13 +13,13 @@ def test_model_card_is_rendered_from_a_results_file(tmp_path):
     keys = ["Non0_acc_2", "Non0_F1_score", "Has0_acc_2", "Has0_F1_score", "Mult_acc_5", "Mult_acc_7", "MAE", "Corr"]
     runs = [{k: r.get(k, 0.5) for k in keys} for r in runs]
     summary = summarize_runs(runs)
-    results = {
-        "benchmark": "unit", "command": "pytest", "data": {"file": "x/mosi/label.csv",
-                                                            "sizes": {"train": 1, "validation": 2, "test": 3}},
-        "encoder": "tiny", "settings": {"num_train_epochs": 4, "per_device_train_batch_size": 32,
-                                        "text_learning_rate": 5e-5, "dib_learning_rate": 1e-3, "seeds": [1, 2]},
+    results = {  # the layout `python -m benchmarks accuracy` writes
+        "benchmark": "accuracy", "command": "pytest", "encoder": "tiny", "epochs": 4, "seeds": [1, 2],
+        "settings": {"num_train_epochs": 4, "per_device_train_batch_size": 32, "text_learning_rate": 5e-5},
         "machine": {"platform": "linux", "cpus": 2}, "versions": {"torch": "t", "transformers": "v"},
-        "dib": {"test": summary}, "text_only": {"test": summary},
+        "datasets": {"mosi": {"file": "x/mosi/label.csv", "sizes": {"train": 1, "validation": 2, "test": 3},
+                              "models": {"dib": {"recipe": {"learning_rate": 1e-3}, "test": summary},
+                                         "text_only": {"recipe": {"learning_rate": 5e-5}, "test": summary}}}},
     }
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results))
@@ -30,6 +31,9 @@ def test_model_card_is_rendered_from_a_results_file(tmp_path):
     assert card.data.model_name == "dib-mosi" and "dib" in card.data.tags
     text = output.read_text()
     assert "| MAE | 0.8500 ± 0.0500 |" in text and "Seeds: 1, 2" in text and "Audio and vision are absent" in text
+    assert "DIB's other parameters 0.001" in text
+    with pytest.raises(KeyError, match="no 'lnln' under datasets.mosi.models"):
+        main(["card", "--results", str(path), "--output", str(output), "--result-key", "datasets.mosi.models.lnln"])
 
 
 def test_lnln_card_renders_the_robustness_section_from_a_report(tmp_path, processor):
