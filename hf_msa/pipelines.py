@@ -72,7 +72,8 @@ class MultimodalSentimentPipeline(Pipeline):
         row = self.clip_extractor(**clip)
         modalities = json.loads(row["modalities"])
         if not row["text"].strip():
-            raise ValueError(f"{row['source']}: no transcript (none given and Whisper heard no speech); pass text=...")
+            raise ValueError(f"{row['source']}: no transcript: none was given and none could be made (transcription "
+                             "off, no audio track, or no speech heard); pass text=...")
         config = self.model.config
         features = {}
         for modality in ("audio", "vision"):
