@@ -291,13 +291,9 @@ def cmd_predict(args) -> None:
 
 
 def cmd_convert_whisper(args) -> None:
-    from .features.whisper_ct2 import BUNDLED, bundled_ct2_folder, convert
+    from .features.whisper_ct2 import convert_source
 
-    if args.source in BUNDLED:
-        folder, model_file = bundled_ct2_folder(args.source)
-        print(f"converted to {convert(folder, args.output, model_file)}")
-    else:
-        print(f"converted to {convert(args.source, args.output)}")
+    print(f"converted to {convert_source(args.source, args.output)}")
 
 
 def main(argv: list[str] | None = None) -> None:

