@@ -30,7 +30,7 @@ def run(sizes=(32, 64, 128, 256, 512, 1024), repeats: int = 20, dim: int = 50, r
     rows = {}
     for n in sizes:
         x = torch.randn(n, dim)
-        gram = gaussian_gram(x, knn_bandwidth(x))
+        gram = gaussian_gram(x, knn_bandwidth(x) ** 2)
         exact_low_rank_s, exact_low_rank = _time(lambda: renyi_entropy(gram, 1.9, rank, "eigh"), repeats)
         fast_s, fast = _time(lambda: renyi_entropy(gram, 1.9, rank, "randomized"), repeats)
         full_s, full = _time(lambda: renyi_entropy(gram, 1.9), repeats)
@@ -59,7 +59,7 @@ def spectrum_errors(n: int, rank: int, dims=(5, 50, 200), bandwidth_scales=(0.5,
     for dim in dims:
         for scale in bandwidth_scales:
             x = torch.randn(n, dim, generator=generator)
-            gram = gaussian_gram(x, knn_bandwidth(x) * scale)
+            gram = gaussian_gram(x, (knn_bandwidth(x) * scale) ** 2)
             exact = float(renyi_entropy(gram, 1.9, rank, "eigh"))
             fast = float(renyi_entropy(gram, 1.9, rank, "randomized"))
             out[f"dim{dim}_bandwidth_x{scale:g}"] = {"low_rank_exact_entropy": exact,

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModel, AutoModelForSequenceClassification
@@ -54,10 +55,10 @@ def test_lrib_mode_switch_changes_the_mi_terms():
 
 
 def test_full_mi_reduces_to_entropy_of_z_when_the_input_gram_is_the_identity():
-    """With a tiny fixed input bandwidth, A_X = I/n, so S(X) = S(X, Z) = log2 n and I(X; Z) = S(Z)."""
+    """With a tiny fixed input kernel divisor, A_X = I/n, so S(X) = S(X, Z) = log2 n and I(X; Z) = S(Z)."""
     torch.manual_seed(0)
-    full = DibForSentimentAnalysis(tiny_dib_config(lrib_sigma_audio=1e-4)).eval()
-    entropy = DibForSentimentAnalysis(tiny_dib_config(lrib_sigma_audio=1e-4, lrib_mi_mode="entropy_z")).eval()
+    full = DibForSentimentAnalysis(tiny_dib_config(lrib_kernel_divisor_audio=1e-8)).eval()
+    entropy = DibForSentimentAnalysis(tiny_dib_config(lrib_kernel_divisor_audio=1e-8, lrib_mi_mode="entropy_z")).eval()
     entropy.load_state_dict(full.state_dict())
     batch = random_batch(full.config)
     torch.testing.assert_close(full(**batch).loss_terms["mi_audio"], entropy(**batch).loss_terms["mi_audio"])
@@ -191,3 +192,99 @@ def test_activation_checkpointing_gives_the_same_gradients():
     model(**batch).loss.backward()
     for name, grad in plain.items():
         torch.testing.assert_close(model.get_parameter(name).grad, grad, atol=1e-5, rtol=1e-4)
+
+
+# ---- the information terms against the derived definitions --------------------------------------------------------
+def numpy_low_rank_renyi(gram: np.ndarray, alpha: float, rank: int) -> float:
+    eig = np.sort(np.linalg.eigvalsh(gram))[::-1].clip(min=1e-12)
+    top = eig[:rank]
+    residual = (1 - top.sum()) / (len(eig) - rank)
+    return float(np.log2((top**alpha).sum() + (len(eig) - rank) * residual**alpha) / (1 - alpha))
+
+
+def numpy_gram(x: np.ndarray, divisor: float) -> np.ndarray:
+    """exp(-||xi - xj||^2 / s), s used as given (the derived code's convention), normalised to unit trace."""
+    gram = np.exp(-((x[:, None, :] - x[None, :, :]) ** 2).sum(-1) / divisor)
+    return gram / np.trace(gram)
+
+
+def numpy_knn_sigma(x: np.ndarray, k: int = 5) -> float:
+    dist = np.sqrt(((x[:, None, :] - x[None, :, :]) ** 2).sum(-1))
+    return float(np.sort(dist, axis=1)[:, 1 : k + 1].mean())
+
+
+def numpy_mi(x: np.ndarray, z: np.ndarray, divisor_x: float, alpha=1.9, rank=10) -> float:
+    rank = min(rank, len(x) - 1)
+    gram_x, gram_z = numpy_gram(x, divisor_x), numpy_gram(z, numpy_knn_sigma(z) ** 2)
+    joint = gram_x * gram_z
+    joint = joint / np.trace(joint)
+    return (numpy_low_rank_renyi(gram_x, alpha, rank) + numpy_low_rank_renyi(gram_z, alpha, rank)
+            - numpy_low_rank_renyi(joint, alpha, rank))
+
+
+@pytest.mark.parametrize("bandwidth", ["fixed", "knn"])
+def test_every_mi_term_equals_an_independent_recomputation(bandwidth):
+    """Gaussian Gram with divisor s (1, 1, 65, 1000 for X; sigma_Z^2 for Z), unit trace, alpha 1.9,
+    k = min(10, n - 1), Hadamard joint: each reported mi_* term, recomputed in NumPy float64 from the model's own x, z."""
+    torch.manual_seed(0)
+    config = tiny_dib_config(lrib_input_bandwidth=bandwidth, vision_dim=20)
+    assert (config.lrib_kernel_divisor_text, config.lrib_kernel_divisor_audio, config.lrib_kernel_divisor_vision,
+            config.lrib_kernel_divisor_fusion) == (1.0, 1.0, 65.0, 1000.0)
+    model = DibForSentimentAnalysis(config).eval()
+    batch = random_batch(config, batch_size=16)
+    with torch.no_grad():
+        out = model(**batch)
+        encoded = model.dib(**{k: v for k, v in batch.items() if k != "labels"})
+    pairs = {m: (encoded.unimodal_inputs[m], encoded.unimodal_latents[m]) for m in config.modalities}
+    pairs["fusion"] = (encoded.fused_representation, encoded.latent)
+    for name, (x, z) in pairs.items():
+        x, z = x.double().numpy(), z.double().numpy()
+        divisor = numpy_knn_sigma(x) ** 2 if bandwidth == "knn" else getattr(config, f"lrib_kernel_divisor_{name}")
+        expected = numpy_mi(x, z, divisor)
+        assert out.loss_terms[f"mi_{name}"].item() == pytest.approx(expected, abs=2e-3), name
+    # the terms are not degenerate: the fused term is not the entropy of Z alone (its X kernel is not the identity)
+    x, z = pairs["fusion"][0].double().numpy(), pairs["fusion"][1].double().numpy()
+    entropy_z = numpy_low_rank_renyi(numpy_gram(z, numpy_knn_sigma(z) ** 2), 1.9, 10)
+    assert abs(out.loss_terms["mi_fusion"].item() - entropy_z) > 1e-2
+
+
+def test_mi_terms_stop_at_x_by_default_and_reach_it_with_the_switch():
+    torch.manual_seed(0)
+    grads = {}
+    for detach in (True, False):
+        model = DibForSentimentAnalysis(tiny_dib_config(lrib_detach_input=detach))
+        x = torch.randn(16, 20, requires_grad=True)
+        z = torch.randn(16, 20, requires_grad=True)
+        model._mutual_information(x, z, 30.0).backward()
+        grads[detach] = (x.grad, z.grad)
+    assert grads[True][0] is None and grads[True][1].abs().sum() > 0
+    assert grads[False][0].abs().sum() > 0
+
+
+def test_a_config_saved_before_the_kernel_fix_keeps_its_meaning(tmp_path, caplog):
+    import json
+
+    config = tiny_dib_config()
+    config.save_pretrained(tmp_path)
+    values = json.loads((tmp_path / "config.json").read_text())
+    for stream, sigma in {"text": 1.0, "audio": 1.0, "vision": 65.0, "fusion": 1000.0}.items():
+        values.pop(f"lrib_kernel_divisor_{stream}")
+        values[f"lrib_sigma_{stream}"] = sigma
+    values.pop("lrib_detach_input")
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    with caplog.at_level("WARNING"):
+        old = DibConfig.from_pretrained(tmp_path)
+    # before the fix the model divided by sigma^2 and let the terms reach X: it loads meaning exactly that
+    assert old.lrib_kernel_divisor_vision == pytest.approx(65.0**2)
+    assert old.lrib_kernel_divisor_fusion == pytest.approx(1000.0**2)
+    assert old.lrib_kernel_divisor_text == pytest.approx(1.0)
+    assert old.lrib_detach_input is False
+    assert "lrib_sigma_vision" in caplog.text and "4225" in caplog.text
+    assert "lrib_sigma_vision" not in old.to_dict()
+    old.save_pretrained(tmp_path / "resaved")  # saved again, it carries the new fields with the same meaning
+    again = DibConfig.from_pretrained(tmp_path / "resaved")
+    assert again.lrib_kernel_divisor_vision == pytest.approx(4225.0) and again.lrib_detach_input is False
+    with pytest.raises(ValueError, match="not both"):
+        tiny_dib_config(lrib_sigma_vision=65.0, lrib_kernel_divisor_vision=10.0)
+    with pytest.raises(ValueError, match="lrib_kernel_divisor_fusion must be > 0"):
+        tiny_dib_config(lrib_kernel_divisor_fusion=0.0)

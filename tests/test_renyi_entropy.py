@@ -7,10 +7,10 @@ import torch
 from hf_msa.modules import gaussian_gram, knn_bandwidth, renyi_entropy, renyi_mutual_information
 
 
-def numpy_renyi(x: np.ndarray, sigma: float, alpha: float, rank: int | None = None) -> float:
-    """Straight from the definitions: Gaussian kernel, unit trace, eigenvalues, (low-rank) Rényi sum, bits."""
+def numpy_renyi(x: np.ndarray, divisor: float, alpha: float, rank: int | None = None) -> float:
+    """Straight from the definitions: Gaussian kernel exp(-d^2 / s), unit trace, eigenvalues, (low-rank) Rényi sum."""
     diff = x[:, None, :] - x[None, :, :]
-    gram = np.exp(-(diff**2).sum(-1) / sigma**2)
+    gram = np.exp(-(diff**2).sum(-1) / divisor)
     gram = gram / np.trace(gram)
     eig = np.sort(np.linalg.eigvalsh(gram))[::-1].clip(min=1e-12)
     if rank is None:
@@ -48,7 +48,7 @@ def test_low_rank_equals_full_on_a_matrix_whose_tail_is_flat():
 
 def test_low_rank_differs_from_full_when_the_tail_is_not_flat():
     x = torch.randn(64, 8, dtype=torch.float64)
-    gram = gaussian_gram(x, knn_bandwidth(x))
+    gram = gaussian_gram(x, knn_bandwidth(x) ** 2)
     assert abs(renyi_entropy(gram, 1.9, rank=3).item() - renyi_entropy(gram, 1.9).item()) > 1e-3
 
 
@@ -66,7 +66,7 @@ def test_shannon_limit_and_bounds():
 @pytest.mark.parametrize("solver", ["randomized", "lanczos"])
 def test_fast_solvers_agree_with_exact_eigh(solver):
     x = torch.randn(300, 16)
-    gram = gaussian_gram(x, knn_bandwidth(x))
+    gram = gaussian_gram(x, knn_bandwidth(x) ** 2)
     exact = renyi_entropy(gram, 1.9, rank=10, solver="eigh")
     assert renyi_entropy(gram, 1.9, rank=10, solver=solver).item() == pytest.approx(exact.item(), abs=1e-3)
 
@@ -76,7 +76,7 @@ def test_finite_gradients_with_duplicate_samples(solver):
     base = torch.randn(10, 4)
     x = torch.cat([base, base, base[:4]]).requires_grad_()  # many exactly repeated rows
     z = torch.tanh(x @ torch.randn(4, 3))
-    mi = renyi_mutual_information(x, z, 1.0, knn_bandwidth(z), alpha=1.9, rank=10, solver=solver)
+    mi = renyi_mutual_information(x, z, 1.0, knn_bandwidth(z) ** 2, alpha=1.9, rank=10, solver=solver)
     entropy = renyi_entropy(gaussian_gram(x, 1.0), alpha=0.5, rank=5, solver=solver)
     (mi + entropy).backward()
     assert torch.isfinite(mi) and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
@@ -85,12 +85,21 @@ def test_finite_gradients_with_duplicate_samples(solver):
 def test_mutual_information_of_independent_noise_is_smaller_than_of_a_function():
     torch.manual_seed(0)
     x = torch.randn(128, 3, dtype=torch.float64)
-    dependent = renyi_mutual_information(x, 2 * x, 1.0, 2.0)
+    dependent = renyi_mutual_information(x, 2 * x, 1.0, 4.0)
     independent = renyi_mutual_information(x, torch.randn(128, 3, dtype=torch.float64), 1.0, 1.0)
     assert dependent > independent + 0.5
 
 
+def test_divisor_is_used_as_given_not_squared():
+    # the derived DIB code's exp(-||xi - xj||^2 / 65): 65 is the divisor, not a sigma to square
+    x = torch.tensor([[0.0], [8.0]], dtype=torch.float64)
+    gram = gaussian_gram(x, 65.0)
+    assert gram[0, 1].item() == pytest.approx(np.exp(-64.0 / 65.0) / 2, rel=1e-12)
+
+
 def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="divisor"):
+        gaussian_gram(torch.randn(4, 2), 0.0)
     with pytest.raises(ValueError, match="square"):
         renyi_entropy(torch.ones(3, 4))
     with pytest.raises(ValueError, match="alpha"):

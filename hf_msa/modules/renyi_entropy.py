@@ -6,8 +6,9 @@ The low-rank variant (Dong et al., AAAI 2023, "Robust and Fast Measure of Inform
 Representation") keeps only the top-k eigenvalues and spreads the remaining mass uniformly over the other n-k
 directions, which makes it insensitive to the small, noise-dominated eigenvalues and cheap for large batches.
 
-Conventions (reference/methods_ib_missing.md §1.3): ``K_ij = exp(-||x_i - x_j||^2 / sigma^2)`` (sigma is given as
-a bandwidth and squared, no factor 2), entropies in bits.
+Conventions (reference/methods_ib_missing.md §1.3): ``K_ij = exp(-||x_i - x_j||^2 / s)`` where s is the kernel
+*divisor* (a variance, sigma^2, no factor 2), passed as is and never squared again: the derived DIB code's constants
+(1, 1, 65, 1000) are divisors. A bandwidth sigma (e.g. the k-NN rule) is squared by the caller. Entropies in bits.
 """
 
 import math
@@ -28,7 +29,8 @@ def pairwise_squared_distances(x: torch.Tensor) -> torch.Tensor:
 def knn_bandwidth(x: torch.Tensor, k: int = 5) -> torch.Tensor:
     """Mean distance of each sample to its k nearest neighbours, averaged over the batch (no gradient).
 
-    The derived DIB code sets the bandwidth of the latent Z this way, per batch.
+    A bandwidth sigma (a distance), not a divisor: the derived DIB code sets the kernel of the latent Z to
+    ``exp(-d^2 / sigma^2)`` with this sigma, per batch, so pass ``knn_bandwidth(z) ** 2`` to `gaussian_gram`.
     """
     with torch.no_grad():
         dist = pairwise_squared_distances(x.detach().float()).sqrt()
@@ -39,10 +41,15 @@ def knn_bandwidth(x: torch.Tensor, k: int = 5) -> torch.Tensor:
         return torch.where(sigma > 0, sigma, torch.ones_like(sigma))
 
 
-def gaussian_gram(x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
-    """Unit-trace Gaussian Gram matrix A = K / tr(K) of a batch [n, ...]."""
+def gaussian_gram(x: torch.Tensor, divisor: float | torch.Tensor) -> torch.Tensor:
+    """Unit-trace Gaussian Gram matrix A = K / tr(K), K_ij = exp(-||x_i - x_j||^2 / divisor), of a batch [n, ...].
+
+    `divisor` is s = sigma^2 (a variance), used as given.
+    """
+    if isinstance(divisor, (int, float)) and not divisor > 0:  # tensors come from knn_bandwidth, positive by design
+        raise ValueError(f"divisor (the kernel variance s = sigma^2) must be > 0, got {divisor}")
     dist = pairwise_squared_distances(x if x.dtype == torch.float64 else x.float())
-    gram = torch.exp(-dist / (torch.as_tensor(sigma, dtype=dist.dtype, device=dist.device) ** 2))
+    gram = torch.exp(-dist / torch.as_tensor(divisor, dtype=dist.dtype, device=dist.device))
     gram = 0.5 * (gram + gram.T)
     return gram / gram.diagonal().sum()
 
@@ -128,16 +135,19 @@ def renyi_entropy(
 def renyi_mutual_information(
     x: torch.Tensor,
     z: torch.Tensor,
-    sigma_x: float | torch.Tensor,
-    sigma_z: float | torch.Tensor,
+    divisor_x: float | torch.Tensor,
+    divisor_z: float | torch.Tensor,
     alpha: float = 1.9,
     rank: int | None = None,
     solver: str = "auto",
 ) -> torch.Tensor:
-    """I_α(X; Z) = S(A_X) + S(A_Z) - S(A_XZ) on a batch of paired rows x [n, ...], z [n, ...]."""
+    """I_α(X; Z) = S(A_X) + S(A_Z) - S(A_XZ) on a batch of paired rows x [n, ...], z [n, ...].
+
+    `divisor_x` / `divisor_z` are the kernel divisors s = sigma^2 of each Gram matrix (see `gaussian_gram`).
+    """
     if x.shape[0] != z.shape[0]:
         raise ValueError(f"x and z must have the same batch size, got {x.shape[0]} and {z.shape[0]}")
-    gram_x, gram_z = gaussian_gram(x, sigma_x), gaussian_gram(z, sigma_z)
+    gram_x, gram_z = gaussian_gram(x, divisor_x), gaussian_gram(z, divisor_z)
     entropy = lambda gram: renyi_entropy(gram, alpha=alpha, rank=rank, solver=solver)  # noqa: E731
     return entropy(gram_x) + entropy(gram_z) - entropy(hadamard_joint(gram_x, gram_z))
 

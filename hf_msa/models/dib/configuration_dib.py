@@ -4,11 +4,15 @@ codebase and the derived code described in reference/methods_ib_missing.md §1 a
 """
 
 from huggingface_hub.dataclasses import strict
+from transformers.utils import logging
 
 from ...configuration_utils import MSAConfig
 
+logger = logging.get_logger(__name__)
+
 LRIB_MI_MODES = ("full_mi", "entropy_z")
 LRIB_BANDWIDTH_MODES = ("fixed", "knn")
+LRIB_STREAMS = ("text", "audio", "vision", "fusion")
 
 
 @strict
@@ -41,11 +45,19 @@ class DibConfig(MSAConfig):
             words it; `"entropy_z"` = S(Z) only, what the derived code computes. See the model docstring.
         lrib_eig_solver (`str`, *optional*, defaults to `"auto"`): exact `eigh` up to n = 256, a randomised range
             finder above; `"lanczos"` is the derived code's SciPy route.
-        lrib_input_bandwidth (`str`, *optional*, defaults to `"fixed"`): bandwidth of the Gram matrix of X:
-            `"fixed"` uses `lrib_sigma_*` (the derived code's constants), `"knn"` the same k-NN rule as for Z.
-        lrib_sigma_text, lrib_sigma_audio, lrib_sigma_vision, lrib_sigma_fusion (`float`): the fixed bandwidths of
-            X per stream (1, 1, 65, 1000 in the derived code).
-        lrib_knn (`int`, *optional*, defaults to 5): neighbours for the bandwidth of Z (mean k-NN distance).
+        lrib_input_bandwidth (`str`, *optional*, defaults to `"fixed"`): kernel of the Gram matrix of X:
+            `"fixed"` uses `lrib_kernel_divisor_*` (the derived code's constants), `"knn"` the same k-NN rule as for Z.
+        lrib_kernel_divisor_text, lrib_kernel_divisor_audio, lrib_kernel_divisor_vision, lrib_kernel_divisor_fusion
+            (`float`, defaults 1, 1, 65, 1000): the divisor s of the fixed Gaussian kernel of X per stream,
+            K_ij = exp(-||x_i - x_j||^2 / s); s is a variance (sigma^2) and is used as given, never squared (the
+            derived code calls its Gram function with these four numbers as s). Configs saved before this reading
+            carry `lrib_sigma_*` (which were squared): they load with s = sigma^2, their old meaning, and a warning.
+        lrib_detach_input (`bool`, *optional*, defaults to `True`): stop the gradient of each MI term through X (the
+            input side, x_m or F), so the terms shape the bottleneck encoders q(z | x) and not the encoders that
+            produce X. The derived code never reads X at all; the IB treats X as given. `False` lets I(X; Z) also
+            reshape X.
+        lrib_knn (`int`, *optional*, defaults to 5): neighbours for the bandwidth of Z (mean k-NN distance sigma_Z;
+            the kernel divides by sigma_Z^2, as the derived code).
         lrib_min_batch (`int`, *optional*, defaults to 8): LRIB terms are skipped (with a warning) on smaller
             batches; they are batch statistics.
         regression_loss (`str`, *optional*, defaults to `"l1"`): `"l1"` (MIB and DIB) or `"mse"`.
@@ -76,13 +88,40 @@ class DibConfig(MSAConfig):
     lrib_mi_mode: str = "full_mi"
     lrib_eig_solver: str = "auto"
     lrib_input_bandwidth: str = "fixed"
-    lrib_sigma_text: float = 1.0
-    lrib_sigma_audio: float = 1.0
-    lrib_sigma_vision: float = 65.0
-    lrib_sigma_fusion: float = 1000.0
+    lrib_kernel_divisor_text: float = 1.0
+    lrib_kernel_divisor_audio: float = 1.0
+    lrib_kernel_divisor_vision: float = 65.0
+    lrib_kernel_divisor_fusion: float = 1000.0
+    lrib_detach_input: bool = True
     lrib_knn: int = 5
     lrib_min_batch: int = 8
     regression_loss: str = "l1"
+
+    def __post_init__(self, **kwargs):
+        # Configs saved before the kernel fix stored `lrib_sigma_<stream>` and the model divided by its square:
+        # keep that meaning (s = sigma^2) and say so, rather than silently reading 65 as 65. Those models also let
+        # the MI terms reach X (no `lrib_detach_input` field then), so that is kept too.
+        if any(f"lrib_sigma_{stream}" in kwargs for stream in LRIB_STREAMS):
+            self.lrib_detach_input = False
+        for stream in LRIB_STREAMS:
+            old = kwargs.pop(f"lrib_sigma_{stream}", None)
+            if old is None:
+                continue
+            default = getattr(type(self), f"lrib_kernel_divisor_{stream}")
+            if getattr(self, f"lrib_kernel_divisor_{stream}") != default:
+                raise ValueError(f"give lrib_kernel_divisor_{stream} or the pre-fix lrib_sigma_{stream}, not both "
+                                 "(lrib_sigma_* is read as sigma and squared; lrib_kernel_divisor_* is used as given)")
+            if not isinstance(old, (int, float)) or old <= 0:
+                raise ValueError(f"lrib_sigma_{stream} (a pre-fix DIB config field) must be a positive number, got {old!r}")
+            divisor = float(old) ** 2
+            logger.warning(
+                f"DibConfig: lrib_sigma_{stream}={old} comes from a config saved before hf_msa read the derived code's "
+                f"kernel constants as divisors; it meant exp(-d^2 / {old}^2), so it loads as "
+                f"lrib_kernel_divisor_{stream}={divisor:g}. The derived DIB definition is "
+                f"lrib_kernel_divisor_{stream}={default:g}. As then, the MI terms also reach X (lrib_detach_input=False)."
+            )
+            setattr(self, f"lrib_kernel_divisor_{stream}", divisor)
+        super().__post_init__(**kwargs)
 
     def check_msa_fields(self):
         super().check_msa_fields()
@@ -104,6 +143,10 @@ class DibConfig(MSAConfig):
                 f"hidden_size must be a positive multiple of num_attention_heads, got hidden_size={self.hidden_size}, "
                 f"num_attention_heads={self.num_attention_heads}"
             )
+        for stream in LRIB_STREAMS:
+            if not getattr(self, f"lrib_kernel_divisor_{stream}") > 0:
+                raise ValueError(f"lrib_kernel_divisor_{stream} must be > 0 (a kernel variance), "
+                                 f"got {getattr(self, f'lrib_kernel_divisor_{stream}')}")
         if self.lrib_alpha <= 0:
             raise ValueError(f"lrib_alpha must be > 0, got {self.lrib_alpha}")
         if self.lrib_rank < 1 or self.lrib_min_batch < 2:
@@ -113,4 +156,4 @@ class DibConfig(MSAConfig):
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
 
 
-__all__ = ["DibConfig", "LRIB_MI_MODES"]
+__all__ = ["DibConfig", "LRIB_MI_MODES", "LRIB_STREAMS"]

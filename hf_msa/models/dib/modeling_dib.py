@@ -19,10 +19,14 @@ Reconstruction choices (each is a config switch; the model card repeats them):
 * Audio/vision pooling: the last *valid* frame (`av_pooling="last_valid"`), MIB's last step read with the mask.
 * Eval uses the latent means (`stochastic_eval=False`), as the derived DIB code does.
 * LRIB MI: `lrib_mi_mode="full_mi"` (default) is I = S(X) + S(Z) - S(X, Z) as the paper words it;
-  `"entropy_z"` is S(Z) alone, what both derived files compute. With the derived code's fixed input bandwidths
-  (`lrib_sigma_*`) the Gram matrix of X is close to the identity for unnormalised features, and then the full MI
-  reduces to S(Z) exactly (A_X = I/n makes S(X) = S(X, Z) = log2 n), so the two readings agree in that regime.
-* X of each MI term is the pooled representation that enters the bottleneck (x_m, and F for the fusion IB).
+  `"entropy_z"` is S(Z) alone, what both derived files compute. Kernels as the derived code builds them:
+  K = exp(-||xi - xj||^2 / s) with s = 1, 1, 65, 1000 for X of text, audio, vision and F
+  (`lrib_kernel_divisor_*`, used as given, not squared) and s = sigma_Z^2 for Z (sigma_Z the mean 5-NN distance).
+  When the Gram matrix of X is close to the identity (features far apart relative to s), the full MI reduces to
+  S(Z) (A_X = I/n makes S(X) = S(X, Z) = log2 n), so the two readings agree in that regime.
+* X of each MI term is the pooled representation that enters the bottleneck (x_m, and F for the fusion IB), read
+  with its gradient stopped (`lrib_detach_input=True`): the terms train the bottleneck encoders q(z | x), as the IB
+  treats X as given and the derived code never reads X; `False` lets them reshape the encoders that produce X.
 * A modality that is missing for a sample (all-zero mask) pools to zeros, is kept out of the fusion latents, and
   the sample is left out of that modality's unimodal loss and MI term. Terms for a modality absent from the whole
   batch are left out of `loss_terms`; LRIB terms on batches smaller than `lrib_min_batch` are skipped with a warning.
@@ -43,6 +47,7 @@ from ...modules import (
     SequenceEncoder,
     VariationalBottleneck,
     gaussian_gram,
+    hadamard_joint,
     knn_bandwidth,
     pool_sequence,
     renyi_entropy,
@@ -143,10 +148,19 @@ class DibModel(DibPreTrainedModel):
         )
 
 
+# The MIB codebase's schedule (cmib.py / README), the closest published recipe to DIB's (whose paper gives none):
+# Adam, BERT lr 1e-5, everything else 2e-5, batch 32, 50 epochs, no schedule, best epoch on validation.
+MIB_RECIPE = dict(
+    learning_rate=2e-5, text_learning_rate=1e-5, weight_decay=0.0, per_device_train_batch_size=32, num_train_epochs=50,
+    lr_schedule="constant", early_stopping_patience=None,
+)
+
+
 class DibForSentimentAnalysis(DibPreTrainedModel):
     """DIB with its unimodal heads and its final head; `forward` computes the whole objective from `labels`."""
 
     text_encoder_path = "dib.text_encoder"
+    training_recipes = {"official": MIB_RECIPE}
 
     def __init__(self, config: DibConfig):
         super().__init__(config)
@@ -161,20 +175,21 @@ class DibForSentimentAnalysis(DibPreTrainedModel):
         logits = head(hidden)
         return logits.squeeze(-1) if self.config.problem_type == "regression" else logits
 
-    def _mutual_information(self, x: torch.Tensor, z: torch.Tensor, sigma_x: float) -> torch.Tensor:
+    def _mutual_information(self, x: torch.Tensor, z: torch.Tensor, divisor_x: float) -> torch.Tensor:
+        """I_α(X; Z) (or S(Z) alone in `entropy_z` mode), low-rank, in bits; X's Gram divides by `divisor_x`."""
         config = self.config
         rank = min(config.lrib_rank, x.shape[0] - 1)
-        gram_z = gaussian_gram(z, knn_bandwidth(z, config.lrib_knn))
+        gram_z = gaussian_gram(z, knn_bandwidth(z, config.lrib_knn) ** 2)
         entropy_z = renyi_entropy(gram_z, config.lrib_alpha, rank, config.lrib_eig_solver)
         if config.lrib_mi_mode == "entropy_z":
             return entropy_z
+        if config.lrib_detach_input:
+            x = x.detach()
         if config.lrib_input_bandwidth == "knn":
-            sigma_x = knn_bandwidth(x, config.lrib_knn)
-        gram_x = gaussian_gram(x, sigma_x)
-        joint = gram_x * gram_z
-        joint = joint / joint.diagonal().sum()
+            divisor_x = knn_bandwidth(x, config.lrib_knn) ** 2
+        gram_x = gaussian_gram(x, divisor_x)
         return (renyi_entropy(gram_x, config.lrib_alpha, rank, config.lrib_eig_solver) + entropy_z
-                - renyi_entropy(joint, config.lrib_alpha, rank, config.lrib_eig_solver))
+                - renyi_entropy(hadamard_joint(gram_x, gram_z), config.lrib_alpha, rank, config.lrib_eig_solver))
 
     @can_return_tuple
     def forward(
@@ -216,11 +231,12 @@ class DibForSentimentAnalysis(DibPreTrainedModel):
         total = encoded.latent.new_zeros(())
         pairs = [
             (name, encoded.unimodal_inputs[name][encoded.modality_presence[:, i]],
-             encoded.unimodal_latents[name][encoded.modality_presence[:, i]], getattr(config, f"lrib_sigma_{name}"))
+             encoded.unimodal_latents[name][encoded.modality_presence[:, i]],
+             getattr(config, f"lrib_kernel_divisor_{name}"))
             for i, name in enumerate(config.modalities)
         ]
-        pairs.append(("fusion", encoded.fused_representation, encoded.latent, config.lrib_sigma_fusion))
-        for name, x, z, sigma in pairs:
+        pairs.append(("fusion", encoded.fused_representation, encoded.latent, config.lrib_kernel_divisor_fusion))
+        for name, x, z, divisor in pairs:
             if x.shape[0] == 0:
                 continue
             if x.shape[0] < config.lrib_min_batch:
@@ -229,7 +245,7 @@ class DibForSentimentAnalysis(DibPreTrainedModel):
                     f"{config.lrib_min_batch}); Rényi estimates are batch statistics"
                 )
                 continue
-            term = self._mutual_information(x, z, sigma)
+            term = self._mutual_information(x, z, divisor)
             loss_terms[f"mi_{name}"] = term
             total = total + term
         return total
