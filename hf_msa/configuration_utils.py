@@ -14,6 +14,7 @@ from transformers.configuration_utils import SubConfigSpec
 ALL_MODALITIES = ("text", "audio", "vision")
 METRIC_FAMILIES = ("mosi", "sims", "classification")
 PROBLEM_TYPES = ("regression", "single_label_classification")
+LINEAR_INITS = ("pytorch", "normal")
 
 # Feature layouts of the files the field distributes (MMSA `unaligned_*.pkl`; see
 # reference/methods_lnln_mmslf_dash_mmsa.md §1.1). MVSA-Single has no audio; its "vision" is one pooled image
@@ -64,8 +65,13 @@ class MSAConfig(PreTrainedConfig):
             Which MMSA metric set evaluates this model: "mosi" (also MOSEI), "sims" or "classification".
         label_range (`list[float]`, *optional*):
             Closed range regression labels must lie in; labels outside it are rejected, not clipped.
+        linear_init (`str`, *optional*, defaults to `"pytorch"`):
+            How fresh Linear and Conv1d layers outside the text encoder start: `"pytorch"` is PyTorch's own default
+            (kaiming-uniform weights, uniform bias in +-1/sqrt(fan_in)), what the official MSA codebases (LNLN, MIB
+            and the code DIB derives from) leave in place; `"normal"` is transformers' N(0, initializer_range) with
+            zero bias. A method's own special initialisations (tokens, positions, gates) apply either way.
         initializer_range (`float`, *optional*, defaults to 0.02):
-            Std of the normal init of every linear layer that is not loaded from a checkpoint.
+            Std of the normal init of linear layers when `linear_init="normal"` (and of embeddings).
         problem_type (`str`): "regression" (one score, `num_labels=1`) or "single_label_classification".
     """
 
@@ -85,6 +91,7 @@ class MSAConfig(PreTrainedConfig):
     vision_max_length: int = 500
     metric_family: str = "mosi"
     label_range: list[float] | tuple[float, float] | None = (-3.0, 3.0)
+    linear_init: str = "pytorch"
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs):
@@ -118,6 +125,8 @@ class MSAConfig(PreTrainedConfig):
                 )
             if dim < 0 or length < 0:
                 raise ValueError(f"{name}_dim and {name}_max_length must be >= 0, got {dim} and {length}")
+        if self.linear_init not in LINEAR_INITS:
+            raise ValueError(f"linear_init must be one of {LINEAR_INITS}, got {self.linear_init!r}")
         if self.text_max_length <= 0:
             raise ValueError(f"text_max_length must be positive, got {self.text_max_length}")
         if self.problem_type not in PROBLEM_TYPES:
@@ -161,4 +170,4 @@ class MSAConfig(PreTrainedConfig):
         return cls(**values)
 
 
-__all__ = ["ALL_MODALITIES", "DATASET_PRESETS", "METRIC_FAMILIES", "MSAConfig"]
+__all__ = ["ALL_MODALITIES", "DATASET_PRESETS", "LINEAR_INITS", "METRIC_FAMILIES", "MSAConfig"]

@@ -6,11 +6,13 @@ work with any of them unchanged. The whole objective lives in `forward`: the sto
 reads `loss`.
 """
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from transformers import AutoModel, PreTrainedModel
+from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .configuration_utils import MSAConfig
@@ -64,6 +66,26 @@ class MSAPreTrainedModel(PreTrainedModel):
     accepts_loss_kwargs = False  # our loss is a per-batch mean: let Trainer scale it for gradient accumulation
     # Where the text encoder lives inside each class (the bare model and its heads).
     text_encoder_path = "text_encoder"
+    # Corruption the method's objective needs on its training split ("random_missing" for LNLN); the training
+    # helpers (`hf_msa.data.training_collator`, `build_trainer`) apply it by default.
+    training_corruption: str | None = None
+    # Named training recipes besides the default (`hf_msa.training.recipe_settings`): TrainSettings fields.
+    training_recipes: dict[str, dict] = {}
+
+    # ---- initialisation ---------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _init_weights(self, module):
+        """Linear / Conv1d layers as `config.linear_init` says (PyTorch's default unless "normal"); everything else
+        as transformers does. The text encoder is a sub-model: transformers initialises it with its own rule."""
+        if getattr(self.config, "linear_init", "normal") == "pytorch" and isinstance(module, (nn.Linear, nn.Conv1d)):
+            # nn.Linear.reset_parameters / nn.Conv1d.reset_parameters, through the guarded transformers init functions
+            init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+            if module.bias is not None:
+                fan_in = module.weight[0].numel()
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                init.uniform_(module.bias, -bound, bound)
+            return
+        super()._init_weights(module)
 
     # ---- inputs -----------------------------------------------------------------------------------------------
     def prepare_inputs(

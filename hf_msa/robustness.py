@@ -31,10 +31,20 @@ MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "audio_features
                 "vision_features", "vision_attention_mask")
 
 
+AVERAGING = ("mask_seeds", "model_seeds")
+
+
 @dataclass
 class RobustnessSettings:
+    """What to run. Random missing and noise are averaged either over corruption (mask) seeds of one model
+    (`averaging="mask_seeds"`, the `seeds` below), or, as LNLN's paper does, over several models trained with
+    different seeds (1111-1113) at one fixed mask seed (`averaging="model_seeds"`, `mask_seed` 1111): pass the
+    models of a group as a list. Modality removal and the clean score are averaged over the group's models."""
+
     missing_rates: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(10))
-    seeds: tuple[int, ...] = (1111, 1112, 1113)
+    seeds: tuple[int, ...] = (1111, 1112, 1113)  # mask seeds, with averaging="mask_seeds"
+    averaging: str = "mask_seeds"
+    mask_seed: int = 1111  # the one mask seed, with averaging="model_seeds"
     snr_db: tuple[float, ...] = (20.0, 10.0, 5.0, 0.0)
     modality_removal: bool = True
     batch_size: int = 64
@@ -69,42 +79,71 @@ def _mean(results: list[dict]) -> dict:
             for k in keys}
 
 
+def _runs(model, settings: RobustnessSettings) -> list[tuple[str, object, int]]:
+    """(label, model, mask seed) for every run that one setting is averaged over."""
+    if settings.averaging not in AVERAGING:
+        raise ValueError(f"averaging must be one of {AVERAGING}, got {settings.averaging!r}")
+    group = list(model) if isinstance(model, (list, tuple)) else [model]
+    if settings.averaging == "mask_seeds":
+        if len(group) != 1:
+            raise ValueError(f"averaging='mask_seeds' evaluates one model over mask seeds, got a group of {len(group)}; "
+                             "use averaging='model_seeds' for models trained with different seeds")
+        return [(str(seed), group[0], seed) for seed in settings.seeds]
+    labels = [Path(str(getattr(m, "name_or_path", "") or f"model{i + 1}")).name or f"model{i + 1}"
+              for i, m in enumerate(group)]
+    if len(set(labels)) != len(labels):
+        labels = [f"model{i + 1}" for i in range(len(group))]
+    return [(label, m, settings.mask_seed) for label, m in zip(labels, group)]
+
+
 def evaluate_model(model, processor, dataset, family: str, settings: RobustnessSettings, name: str = "model") -> dict:
-    """Every protocol setting for one model: {protocol: {setting: {"per_seed": {...}, "mean": {...}}}}."""
+    """Every protocol setting for one model, or one group of models trained with different seeds (a list, with
+    `settings.averaging="model_seeds"`): {protocol: {setting: {"per_seed": {run: metrics}, "mean": {...}}}}."""
+    runs = _runs(model, settings)
     arrays, labels = encode_split(processor, dataset)
     unk = processor.tokenizer.unk_token_id
-    score = lambda batch: msa_metrics(predict_arrays(model, batch, settings.batch_size), labels, family)  # noqa: E731
-    report = {"clean": score(arrays), "random_missing": {}, "modality_removal": {}, "noise": {}}
-    steps = len(settings.missing_rates) * len(settings.seeds) + len(settings.snr_db) * len(settings.seeds)
+    score = lambda m, batch: msa_metrics(predict_arrays(m, batch, settings.batch_size), labels, family)  # noqa: E731
+    by_models = settings.averaging == "model_seeds"
+    group = [m for _, m, _ in runs] if by_models else [runs[0][1]]
+    averaged_over = (f"{len(runs)} models ({', '.join(label for label, _, _ in runs)}) at mask seed {settings.mask_seed}"
+                     if by_models else f"mask seeds {', '.join(str(seed) for _, _, seed in runs)} (one model)")
+    report = {"averaged_over": averaged_over, "clean": _mean([score(m, arrays) for m in group]),
+              "random_missing": {}, "modality_removal": {}, "noise": {}}
     present = [m for m in MODALITIES if m == "text" or f"{m}_features" in arrays]
     removals = [r for k in range(1, len(present)) for r in itertools.combinations(present, k)]
-    progress = tqdm(total=steps + (len(removals) if settings.modality_removal else 0), desc=f"robustness [{name}]")
+    steps = (len(settings.missing_rates) + len(settings.snr_db)) * len(runs)
+    progress = tqdm(total=steps + (len(removals) * len(group) if settings.modality_removal else 0),
+                    desc=f"robustness [{name}]")
     for rate in settings.missing_rates:
         per_seed = {}
-        for seed in settings.seeds:
-            per_seed[str(seed)] = score(random_missing(arrays, rate, seed, unk))
+        for label, member, seed in runs:
+            per_seed[label] = score(member, random_missing(arrays, rate, seed, unk))
             progress.update()
         report["random_missing"][f"{rate:.1f}"] = {"per_seed": per_seed, "mean": _mean(list(per_seed.values()))}
     # LNLN's "overall robustness": the per-rate means averaged over the rates
     report["random_missing_overall"] = _mean([v["mean"] for v in report["random_missing"].values()])
     for snr in settings.snr_db:
         per_seed = {}
-        for seed in settings.seeds:
-            per_seed[str(seed)] = score(gaussian_noise(arrays, snr, seed))
+        for label, member, seed in runs:
+            per_seed[label] = score(member, gaussian_noise(arrays, snr, seed))
             progress.update()
         report["noise"][f"{snr:g}dB"] = {"per_seed": per_seed, "mean": _mean(list(per_seed.values()))}
     if settings.modality_removal:
         for removed in removals:
             kept = "+".join(m for m in present if m not in removed)
-            report["modality_removal"][kept] = score(remove_modalities(arrays, removed, unk))
-            progress.update()
+            scores = []
+            for member in group:
+                scores.append(score(member, remove_modalities(arrays, removed, unk)))
+                progress.update()
+            report["modality_removal"][kept] = _mean(scores)
     progress.close()
     return report
 
 
 def run_robustness(models: dict, dataset, family: str, settings: RobustnessSettings | None = None,
                    output_dir: str | Path | None = None, split: str = "test") -> dict:
-    """`models`: {name: (model, processor)}. Returns the report; with `output_dir`, also writes JSON and PNGs."""
+    """`models`: {name: (model, processor)}, or {name: ([model, ...], processor)} for a group trained with different
+    seeds (with `settings.averaging="model_seeds"`). Returns the report; with `output_dir`, also writes JSON and PNGs."""
     settings = settings or RobustnessSettings()
     report = {
         "protocol": {
@@ -167,8 +206,8 @@ def robustness_card_section(report: dict, model: str) -> str:
     lines = [f"## Robustness ({report['split']} split, selection: {report['selection']})", ""]
     if report.get("selection_warning"):
         lines += [f"**{report['selection_warning']}**", ""]
-    lines += [f"Random missing ({report['protocol']['random_missing']}); mean over seeds "
-              f"{', '.join(map(str, report['settings']['seeds']))}.", "",
+    averaged = result.get("averaged_over") or f"seeds {', '.join(map(str, report['settings']['seeds']))}"
+    lines += [f"Random missing ({report['protocol']['random_missing']}); mean over {averaged}.", "",
               "| missing rate | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     for rate, values in sorted(result["random_missing"].items(), key=lambda kv: float(kv[0])):
         lines.append(f"| {rate} | " + " | ".join(f"{values['mean'][m]:.4f}" for m in metrics) + " |")
@@ -187,5 +226,5 @@ def robustness_card_section(report: dict, model: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["HEADLINE", "RobustnessSettings", "encode_split", "evaluate_model", "plot_missing_curves",
+__all__ = ["AVERAGING", "HEADLINE", "RobustnessSettings", "encode_split", "evaluate_model", "plot_missing_curves",
            "predict_arrays", "robustness_card_section", "run_robustness"]

@@ -5,7 +5,7 @@ Nothing here replaces the Trainer: the model's `forward` holds the whole objecti
 optimizer, the arguments and the callbacks a faithful MSA run needs.
 """
 
-import inspect
+import functools
 import json
 import math
 import shutil
@@ -16,15 +16,19 @@ import numpy as np
 import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 
-from .data.collator import MSADataCollator, RandomMissingCollator, mark_for_augmentation
+from .data.collator import training_collator
 from .metrics import GREATER_IS_BETTER, make_compute_metrics
+
+LR_SCHEDULES = ("linear", "constant", "warmup_cosine")
+SCHEDULE_UNITS = ("step", "epoch")
 
 
 def build_optimizer(model: torch.nn.Module, learning_rate: float, text_learning_rate: float | None = None,
-                    weight_decay: float = 0.0) -> torch.optim.AdamW:
+                    weight_decay: float = 0.0, decay_all_parameters: bool = False) -> torch.optim.AdamW:
     """AdamW with the text encoder in its own parameter group (MIB/DIB: BERT 1e-5, the rest 2e-5).
 
-    No weight decay on biases and LayerNorm weights, as in Trainer's own grouping.
+    No weight decay on biases and LayerNorm weights, as in Trainer's own grouping, unless `decay_all_parameters`
+    (LNLN's official `AdamW(model.parameters(), weight_decay=1e-4)` decays every parameter).
     """
     text_params = set()
     if hasattr(model, "get_text_encoder"):
@@ -33,7 +37,7 @@ def build_optimizer(model: torch.nn.Module, learning_rate: float, text_learning_
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        decays = param.ndim > 1 and "norm" not in name.lower()
+        decays = decay_all_parameters or (param.ndim > 1 and "norm" not in name.lower())
         groups.setdefault((id(param) in text_params, decays), []).append(param)
     param_groups = []
     for (is_text, decays), params in groups.items():
@@ -58,10 +62,24 @@ class LossTermsCallback(TrainerCallback):
             state.log_history[-1].update(terms)
 
 
+def paper_source_metric(metric: str) -> str:
+    """The checkpoint LNLN's paper reads `metric` from: F1 from its Acc-2 checkpoint, Corr from the MAE checkpoint
+    (core/utils.get_best_results keeps F1 with Acc-2; robust_evaluation.py prints Corr from the best-MAE model)."""
+    if metric == "Corr":
+        return "MAE"
+    if metric == "F1_score":
+        return "Mult_acc_2"
+    if metric.endswith("_F1_score"):
+        return metric.replace("_F1_score", "_acc_2")
+    return metric
+
+
 class PaperSelectionCallback(TrainerCallback):
     """LNLN's paper protocol, behind an explicit flag: after every epoch, score the model on the TEST split corrupted
-    at a fixed missing rate (0.5, mask seed 1111, the whole split at once as the reference does) and keep, per metric,
-    the checkpoint of the best epoch in `<output_dir>/paper_selection/best_<metric>`.
+    at a fixed missing rate (0.5, mask seed 1111, the whole split at once as the reference does) and keep, per
+    selecting metric, the checkpoint of the best epoch in `<output_dir>/paper_selection/best_<metric>`. F1 is not
+    selected on its own: it is read from its Acc-2 checkpoint, and Corr from the MAE checkpoint, as the reference
+    reports them (`paper_metrics` in `paper_selection.json`).
 
     Selecting on the test split makes the reported numbers optimistic; `paper_selection.json` says so, and the
     robustness harness flags such checkpoints when given `selection="test@0.5"`. The default selection stays on the
@@ -89,6 +107,8 @@ class PaperSelectionCallback(TrainerCallback):
         metrics = msa_metrics(predict_arrays(model, self.arrays), self.labels, self.family)
         model.train(was_training)
         for key, value in metrics.items():
+            if paper_source_metric(key) != key:
+                continue  # reported from another metric's checkpoint
             better = GREATER_IS_BETTER.get(key, True)
             current = self.best.get(key)
             if math.isfinite(value) and (current is None or (value > current["value"] if better else value < current["value"])):
@@ -96,9 +116,41 @@ class PaperSelectionCallback(TrainerCallback):
                 model.save_pretrained(self.folder / f"best_{key}")
                 self.processor.save_pretrained(self.folder / f"best_{key}")
         self.folder.mkdir(parents=True, exist_ok=True)
+        paper = {key: {"value": self.best[paper_source_metric(key)]["metrics"][key],
+                       "checkpoint": f"best_{paper_source_metric(key)}"}
+                 for key in metrics if paper_source_metric(key) in self.best}
         (self.folder / "paper_selection.json").write_text(json.dumps(
             {"warning": self.WARNING.format(rate=self.rate), "selection": f"test@{self.rate}",
-             "mask_seed": self.seed, "best": self.best}, indent=2))
+             "mask_seed": self.seed, "best": self.best, "paper_metrics": paper}, indent=2))
+
+
+class CorruptedEvaluationCallback(TrainerCallback):
+    """The evaluation LNLN's paper reports during training: after every epoch, score the validation and test splits
+    with every modality corrupted at one missing rate (0.5, mask seed 1111, the whole split at once, as the
+    reference's `missing_rate_eval_test`), and log them as `corrupted<rate>_<split>_<metric>` in the log history.
+    Selection is untouched (the Trainer still picks by the clean validation metric unless told otherwise)."""
+
+    def __init__(self, processor, splits: dict, family: str, rate: float = 0.5, seed: int = 1111):
+        from .data.corruption import random_missing
+        from .robustness import encode_split
+
+        self.family, self.rate = family, rate
+        self.splits = {}
+        for name, dataset in splits.items():
+            arrays, labels = encode_split(processor, dataset)
+            self.splits[name] = (random_missing(arrays, rate, seed, processor.tokenizer.unk_token_id), labels)
+
+    def on_epoch_end(self, args, state, control, model=None, **kwargs):
+        from .metrics import msa_metrics
+        from .robustness import predict_arrays
+
+        was_training = model.training
+        logs = {"epoch": state.epoch, "step": state.global_step}
+        for name, (arrays, labels) in self.splits.items():
+            metrics = msa_metrics(predict_arrays(model, arrays), labels, self.family)
+            logs.update({f"corrupted{self.rate:g}_{name}_{key}": value for key, value in metrics.items()})
+        model.train(was_training)
+        state.log_history.append(logs)
 
 
 @dataclass
@@ -118,12 +170,58 @@ class TrainSettings:
     logging_steps: int = 10
     seed: int = 1111
     metric_family: str | None = None  # None: the model config's `metric_family` (set it for non-hf_msa models)
-    # LNLN's random-missing augmentation of the training split (RandomMissingCollator); evaluation stays clean.
-    random_missing_training: bool = False
+    # Training-time corruption of the training split (evaluation stays clean): None = the model's own protocol
+    # (`training_corruption`, LNLN: random missing), True / False force it on / off.
+    random_missing_training: bool | None = None
+    # Weight decay on biases and norms too (LNLN's official AdamW decays every parameter).
+    decay_all_parameters: bool = False
+    # "linear": the Trainer's linear decay (with `warmup_fraction`); "constant": no schedule (MIB's plain Adam);
+    # "warmup_cosine": linear warm-up from 0 over
+    # `warmup_fraction` of training, then cosine to 0 (LNLN's GradualWarmup -> CosineAnnealingLR). `schedule_unit`
+    # "epoch" changes the rate once per epoch, as the official code steps it; "step" after every optimizer step.
+    lr_schedule: str = "linear"
+    warmup_fraction: float = 0.0
+    schedule_unit: str = "step"
+    # Also score validation and test corrupted at this missing rate after every epoch (LNLN reports r = 0.5).
+    corrupted_evaluation_rate: float | None = None
     # "paper_selection": also run PaperSelectionCallback on the test split (flagged; see its docstring)
     extra_callbacks: tuple[str, ...] = ()
+    # Which named recipe these settings come from ("default", or a model's "official"); recorded in reports.
+    recipe: str = "default"
     disable_tqdm: bool = False
     extra_args: dict = field(default_factory=dict)
+
+
+def recipe_settings(model_class, recipe: str = "official", **overrides) -> TrainSettings:
+    """TrainSettings for a model's named recipe (`model_class.training_recipes[recipe]`), with `overrides` on top."""
+    recipes = getattr(model_class, "training_recipes", {})
+    if recipe == "default":
+        return TrainSettings(**overrides)
+    if recipe not in recipes:
+        raise ValueError(f"{getattr(model_class, '__name__', model_class)} has no recipe {recipe!r}; "
+                         f"known: {['default', *recipes]}")
+    return TrainSettings(**{**recipes[recipe], "recipe": recipe, **overrides})
+
+
+def schedule_factor(step: int, steps_per_epoch: int, total_epochs: float, warmup_fraction: float,
+                    unit: str = "epoch") -> float:
+    """Multiplier of the base learning rate at optimizer step `step` for the "warmup_cosine" schedule.
+
+    With unit "epoch" (LNLN: GradualWarmupScheduler(multiplier=1, total_epoch=0.1 E) then CosineAnnealingLR(T_max=0.9 E),
+    stepped after each epoch): epoch e = step // steps_per_epoch trains at e / W for e < W, then at
+    (1 + cos(pi (e - W) / (E - W))) / 2, W = warmup_fraction * E; so the first epoch trains at 0. Unit "step" is the
+    same curve over optimizer steps (W and E counted in steps).
+    """
+    if unit == "epoch":
+        position, total = step // max(steps_per_epoch, 1), total_epochs
+    else:
+        position, total = step, total_epochs * steps_per_epoch
+    warmup = warmup_fraction * total
+    if position < warmup:
+        return position / warmup
+    if total <= warmup:
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * min(position - warmup, total - warmup) / (total - warmup)))
 
 
 @dataclass
@@ -150,6 +248,11 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
     if metric_family is None:
         raise ValueError(f"{type(config).__name__} has no metric_family: set TrainSettings.metric_family")
     metric = settings.metric_for_best_model
+    if settings.lr_schedule not in LR_SCHEDULES or settings.schedule_unit not in SCHEDULE_UNITS:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES} and schedule_unit one of {SCHEDULE_UNITS}, got "
+                         f"{settings.lr_schedule!r} / {settings.schedule_unit!r}")
+    if not 0.0 <= settings.warmup_fraction < 1.0:
+        raise ValueError(f"warmup_fraction must be in [0, 1), got {settings.warmup_fraction}")
     args = TrainingArguments(
         output_dir=settings.output_dir,
         num_train_epochs=settings.num_train_epochs,
@@ -173,20 +276,24 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
         disable_tqdm=settings.disable_tqdm,
         report_to="none",
         dataloader_pin_memory=torch.cuda.is_available(),
+        warmup_steps=settings.warmup_fraction if settings.lr_schedule == "linear" else 0,
+        lr_scheduler_type="constant" if settings.lr_schedule == "constant" else "linear",
         **settings.extra_args,
     )
     callbacks = [LossTermsCallback()]
     if settings.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
-    optimizer = build_optimizer(model, settings.learning_rate, settings.text_learning_rate, settings.weight_decay)
-    padding = getattr(config, "input_padding", "longest")  # non-hf_msa baselines pad to the longest
-    if settings.random_missing_training:
-        wants_complete = "complete_input_ids" in inspect.signature(model.forward).parameters
-        collator = RandomMissingCollator(processor, config.problem_type, emit_complete=wants_complete,
-                                         seed=settings.seed, padding=padding)
-        train_dataset = mark_for_augmentation(train_dataset)
-    else:
-        collator = MSADataCollator(processor, problem_type=config.problem_type, padding=padding)
+    optimizer = build_optimizer(model, settings.learning_rate, settings.text_learning_rate, settings.weight_decay,
+                                settings.decay_all_parameters)
+    scheduler = None
+    if settings.lr_schedule == "warmup_cosine":
+        steps_per_epoch = math.ceil(math.ceil(len(train_dataset) / settings.per_device_train_batch_size)
+                                    / settings.gradient_accumulation_steps)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, functools.partial(
+            schedule_factor, steps_per_epoch=steps_per_epoch, total_epochs=settings.num_train_epochs,
+            warmup_fraction=settings.warmup_fraction, unit=settings.schedule_unit))
+    collator, train_dataset = training_collator(model, processor, train_dataset, seed=settings.seed,
+                                                random_missing=settings.random_missing_training)
     return Trainer(
         model=model,
         args=args,
@@ -196,7 +303,7 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
         processing_class=processor,
         compute_metrics=make_compute_metrics(metric_family),
         callbacks=callbacks,
-        optimizers=(optimizer, None),
+        optimizers=(optimizer, scheduler),
     )
 
 
@@ -208,9 +315,14 @@ def train_and_evaluate(model, processor, dataset, settings: TrainSettings, valid
                        test_split: str | None = "test") -> tuple[Trainer, RunResult]:
     """Train with early stopping on the validation split, reload the best epoch, evaluate validation and test."""
     trainer = build_trainer(model, processor, dataset["train"], dataset[validation_split], settings)
+    family = settings.metric_family or model.config.metric_family
     if "paper_selection" in settings.extra_callbacks:
-        family = settings.metric_family or model.config.metric_family
         trainer.add_callback(PaperSelectionCallback(processor, dataset[test_split], family, settings.output_dir))
+    if settings.corrupted_evaluation_rate is not None:
+        splits = {"validation": dataset[validation_split]}
+        if test_split is not None and test_split in dataset:
+            splits["test"] = dataset[test_split]
+        trainer.add_callback(CorruptedEvaluationCallback(processor, splits, family, settings.corrupted_evaluation_rate))
     trainer.train()
     validation = _strip(trainer.evaluate(dataset[validation_split], metric_key_prefix="validation"), "validation")
     test = {}
@@ -271,6 +383,8 @@ def run_seeds(build_model, processor, dataset, settings: TrainSettings, seeds: l
 
 
 __all__ = [
+    "CorruptedEvaluationCallback",
+    "LR_SCHEDULES",
     "LossTermsCallback",
     "PaperSelectionCallback",
     "RunResult",
@@ -279,6 +393,9 @@ __all__ = [
     "build_trainer",
     "format_summary",
     "greater_is_better",
+    "paper_source_metric",
+    "recipe_settings",
+    "schedule_factor",
     "run_seeds",
     "summarize_runs",
     "train_and_evaluate",

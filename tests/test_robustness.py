@@ -167,6 +167,29 @@ def test_paper_selection_is_flagged(tmp_path, processor, synthetic_test):
     assert "NOT selected" in robustness_card_section(report, "dib")
 
 
+def test_paper_averaging_over_models_trained_with_different_seeds_at_one_mask_seed(tmp_path, processor, synthetic_test):
+    """LNLN's robust_evaluation.py: mask seed fixed at 1111, metric averaged over the seed-1111..1113 models."""
+    group = []
+    for seed in (1111, 1112, 1113):
+        torch.manual_seed(seed)
+        group.append(DibForSentimentAnalysis(tiny_dib_config()).eval())
+    settings = RobustnessSettings(missing_rates=(0.0, 0.5), snr_db=(), averaging="model_seeds", mask_seed=1111)
+    report = run_robustness({"dib": (group, processor)}, synthetic_test, "mosi", settings, tmp_path)
+    result = report["models"]["dib"]
+    assert len(result["random_missing"]["0.5"]["per_seed"]) == 3
+    assert "3 models" in result["averaged_over"] and "mask seed 1111" in result["averaged_over"]
+    # each member's number is that model alone at mask seed 1111; the mean is their mean
+    single = RobustnessSettings(missing_rates=(0.5,), seeds=(1111,), snr_db=(), modality_removal=False)
+    alone = [run_robustness({"m": (m, processor)}, synthetic_test, "mosi", single)["models"]["m"] for m in group]
+    per_model = [a["random_missing"]["0.5"]["mean"]["MAE"] for a in alone]
+    assert sorted(v["MAE"] for v in result["random_missing"]["0.5"]["per_seed"].values()) == pytest.approx(sorted(per_model))
+    assert result["random_missing"]["0.5"]["mean"]["MAE"] == pytest.approx(np.mean(per_model))
+    assert result["clean"]["MAE"] == pytest.approx(np.mean([a["clean"]["MAE"] for a in alone]))
+    assert "mean over 3 models" in robustness_card_section(report, "dib")
+    with pytest.raises(ValueError, match="model_seeds"):
+        run_robustness({"dib": (group, processor)}, synthetic_test, "mosi", RobustnessSettings())
+
+
 def test_encode_split_pads_to_the_processor_max_lengths(processor, synthetic_test):
     arrays, labels = encode_split(processor, synthetic_test)
     assert arrays["audio_features"].shape[1] == processor.feature_extractor.max_audio_length

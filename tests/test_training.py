@@ -146,7 +146,13 @@ def test_paper_selection_is_opt_in_flagged_and_reproducible(synthetic, processor
     train_and_evaluate(DibForSentimentAnalysis(tiny_dib_config()), processor, small, run)
     report = json.loads((tmp_path / "paper_selection" / "paper_selection.json").read_text())
     assert "TEST split" in report["warning"] and report["selection"] == "test@0.5"
-    assert set(report["best"]) >= {"MAE", "Non0_acc_2", "Corr"}
+    assert set(report["best"]) >= {"MAE", "Non0_acc_2", "Has0_acc_2", "Mult_acc_7"}
+    # as the reference reports them: F1 from its Acc-2 checkpoint, Corr from the MAE checkpoint, never selected alone
+    assert not {"Corr", "Non0_F1_score", "Has0_F1_score"} & set(report["best"])
+    paper = report["paper_metrics"]
+    assert paper["Corr"] == {"value": report["best"]["MAE"]["metrics"]["Corr"], "checkpoint": "best_MAE"}
+    assert paper["Non0_F1_score"]["checkpoint"] == "best_Non0_acc_2"
+    assert paper["Non0_F1_score"]["value"] == report["best"]["Non0_acc_2"]["metrics"]["Non0_F1_score"]
     best = AutoModel.from_pretrained(tmp_path / "paper_selection" / "best_MAE")
     arrays, labels = encode_split(processor, small["test"])
     corrupted = random_missing(arrays, 0.5, 1111, processor.tokenizer.unk_token_id)

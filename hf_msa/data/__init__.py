@@ -1,7 +1,7 @@
 """Readers, the loader, the collator and the embedded synthetic data."""
 
 from .catalog import DATASETS, dataset_spec
-from .collator import MSADataCollator, RandomMissingCollator
+from .collator import MSADataCollator, RandomMissingCollator, mark_for_augmentation, training_collator
 from .export import export_dataset
 from .label_csv import read_label_csv
 from .loading import dataset_sizes, load_msa_dataset
@@ -12,6 +12,8 @@ __all__ = [
     "DATASETS",
     "MSADataCollator",
     "RandomMissingCollator",
+    "mark_for_augmentation",
+    "training_collator",
     "UnsafePickleError",
     "dataset_sizes",
     "dataset_spec",

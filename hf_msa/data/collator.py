@@ -91,4 +91,26 @@ class RandomMissingCollator(MSADataCollator):
         return out
 
 
-__all__ = ["AUGMENT_COLUMN", "MSADataCollator", "RandomMissingCollator", "mark_for_augmentation"]
+def training_collator(model, processor, train_dataset, seed: int = 1111, random_missing: bool | None = None):
+    """The collator and training split to hand the stock Trainer for `model`.
+
+    A model whose objective needs training-time corruption says so (`training_corruption = "random_missing"`, LNLN):
+    then the training rows are marked and corrupted per batch by `RandomMissingCollator`, which also emits the
+    uncorrupted inputs when the model's forward takes them; evaluation rows stay clean. `random_missing` True / False
+    forces the augmentation on / off (None: the model's own protocol). Returns `(collator, train_dataset)`.
+    """
+    import inspect
+
+    config = model.config
+    padding = getattr(config, "input_padding", "longest")  # non-hf_msa baselines pad to the longest
+    if random_missing is None:
+        random_missing = getattr(model, "training_corruption", None) == "random_missing"
+    if not random_missing:
+        return MSADataCollator(processor, problem_type=config.problem_type, padding=padding), train_dataset
+    wants_complete = "complete_input_ids" in inspect.signature(model.forward).parameters
+    collator = RandomMissingCollator(processor, config.problem_type, emit_complete=wants_complete, seed=seed,
+                                     padding=padding)
+    return collator, mark_for_augmentation(train_dataset)
+
+
+__all__ = ["AUGMENT_COLUMN", "MSADataCollator", "RandomMissingCollator", "mark_for_augmentation", "training_collator"]

@@ -34,6 +34,9 @@ class LnlnConfig(MSAConfig):
     """
 
     model_type = "lnln"
+    # Trainer.predict returns the sentiment scores alone (the completeness and training-only tensors stay out)
+    keys_to_ignore_at_inference = MSAConfig.keys_to_ignore_at_inference + [
+        "completeness", "discriminator_logits", "reconstructed_tokens", "complete_tokens"]
     method_presets = {"mosei": {"fusion_depth": 4}, "sims": {"fusion_depth": 4, "adversarial_weight": 0.6}}
 
     hidden_size: int = 128

@@ -1,8 +1,12 @@
 """Convert an official LNLN checkpoint (github.com/Haoyu-ha/LNLN, `best_<metric>_<seed>.pth` state dicts or a
 safetensors file with the same keys) into an `LnlnForSentimentAnalysis` folder.
 
-    python -m hf_msa.models.lnln.convert_lnln_original_to_hf --checkpoint best_MAE_1111.pth --preset mosi \
-        --output lnln-mosi [--tokenizer bert-base-uncased] [--text-num-heads 12]
+    python -m hf_msa.models.lnln.convert_lnln_original_to_hf --checkpoint best_MAE_1111.pth \
+        --output lnln-mosi [--preset mosi] [--tokenizer bert-base-uncased] [--text-num-heads 12]
+
+The dataset preset (label range, metric family) is inferred from the checkpoint's audio / vision feature widths
+(MOSI 5/20, MOSEI 74/35, SIMS 33/709); a checkpoint on other features needs --preset, and a --preset that
+contradicts the widths is refused.
 
 Every original key is mapped by the rules below and loaded with strict=True; the only keys not carried over are the
 BERT pooler's (the reference never uses it) and they are named in the report.
@@ -94,9 +98,41 @@ def load_original(path: str | Path) -> dict[str, torch.Tensor]:
     return state.get("state_dict", state) if isinstance(state, dict) else state
 
 
-def config_from_original(original: dict[str, torch.Tensor], preset: str = "mosi", text_num_heads: int = 12,
+# (audio_dim, vision_dim) of the feature files each official config trains on (configs/train_*.yaml)
+PRESET_FEATURE_DIMS = {"mosi": (5, 20), "mosei": (74, 35), "sims": (33, 709)}
+
+
+def infer_preset(original: dict[str, torch.Tensor]) -> str | None:
+    """The dataset an official checkpoint was trained on, read off its audio / vision input widths (None: unknown)."""
+    dims = (original["proj_a.0.weight"].shape[1], original["proj_v.0.weight"].shape[1])
+    matches = [name for name, expected in PRESET_FEATURE_DIMS.items() if expected == dims]
+    return matches[0] if len(matches) == 1 else None
+
+
+def resolve_preset(original: dict[str, torch.Tensor], preset: str | None) -> str:
+    """`preset` checked against the checkpoint, or inferred from it; a ValueError when neither settles it.
+
+    The preset carries the label range and metric family (MOSI/MOSEI [-3, 3], SIMS [-1, 1]): a wrong one silently
+    rejects or misreads every label, so it is never assumed.
+    """
+    inferred = infer_preset(original)
+    dims = (original["proj_a.0.weight"].shape[1], original["proj_v.0.weight"].shape[1])
+    if preset is None:
+        if inferred is None:
+            raise ValueError(f"cannot tell the dataset from the checkpoint (audio dim {dims[0]}, vision dim {dims[1]} "
+                             f"match none of {PRESET_FEATURE_DIMS}): pass --preset mosi|mosei|sims")
+        return inferred
+    if inferred is not None and inferred != preset:
+        raise ValueError(f"--preset {preset} disagrees with the checkpoint: audio dim {dims[0]}, vision dim {dims[1]} "
+                         f"are {inferred}'s features; drop --preset or pass --preset {inferred}")
+    return preset
+
+
+def config_from_original(original: dict[str, torch.Tensor], preset: str | None = None, text_num_heads: int = 12,
                          **overrides) -> LnlnConfig:
-    """An LnlnConfig whose shapes match the checkpoint: BERT sizes and sequence lengths are read off the weights."""
+    """An LnlnConfig whose shapes match the checkpoint: BERT sizes and sequence lengths are read off the weights,
+    the dataset preset is inferred from the feature widths unless given (see `resolve_preset`)."""
+    preset = resolve_preset(original, preset)
     prefix = "bertmodel.model."
     layers = {int(k[len(prefix):].split(".")[2]) for k in original if k.startswith(prefix + "encoder.layer.")}
     text_config = dict(
@@ -136,13 +172,20 @@ def convert(original: dict[str, torch.Tensor], config: LnlnConfig) -> tuple[Lnln
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="official state dict (.pth) or .safetensors")
-    parser.add_argument("--preset", default="mosi", choices=["mosi", "mosei", "sims"])
+    parser.add_argument("--preset", default=None, choices=["mosi", "mosei", "sims"],
+                        help="the dataset the checkpoint was trained on (default: inferred from its feature widths; "
+                             "required when they match no standard feature file)")
     parser.add_argument("--text-num-heads", type=int, default=12, help="BERT heads (not recoverable from weights)")
     parser.add_argument("--tokenizer", default=None, help="tokenizer folder or id to save beside the model")
     parser.add_argument("--output", required=True)
     args = parser.parse_args()
     original = load_original(args.checkpoint)
-    config = config_from_original(original, args.preset, args.text_num_heads)
+    try:
+        preset = resolve_preset(original, args.preset)
+    except ValueError as error:
+        raise SystemExit(str(error))
+    print(f"dataset preset: {preset}" + ("" if args.preset else " (inferred from the audio / vision feature widths)"))
+    config = config_from_original(original, preset, args.text_num_heads)
     model, dropped = convert(original, config)
     model.save_pretrained(args.output)
     if args.tokenizer:

@@ -20,7 +20,15 @@ Faithful behaviour kept (each listed in the model card):
 * The complete-input embeddings (discriminator input and reconstruction target) are computed with gradient.
 * The completeness target is 1 - the text missing rate; when the inputs are not marked as corrupted
   (`text_missing_rate=None`) they are complete and the target is 1.
-* Corruption belongs to the data pipeline (hf_msa.robustness), never to the model.
+* Initialisation: PyTorch's defaults for every Linear (`linear_init="pytorch"`), plus the reference's own
+  positions N(0, 1), extra tokens 0, proxy and hyper tokens 1.
+* Corruption belongs to the data pipeline, never to the model, but LNLN asks for it: `training_corruption =
+  "random_missing"` makes the training helpers (`hf_msa.data.training_collator`, `build_trainer`, `hf-msa train`)
+  corrupt the training split and pass the uncorrupted inputs by default. A training forward with labels and without
+  them warns once that the objective is partial.
+* `training_recipes["official"]`: the reference's schedule (AdamW 1e-4 on everything, BERT included, weight decay
+  1e-4 on every parameter, batch 64, 200 epochs, warm-up from 0 over 20 epochs then cosine over 180, stepped per
+  epoch, no early stopping, validation and test corrupted at r = 0.5 scored every epoch).
 """
 
 from dataclasses import dataclass
@@ -28,12 +36,21 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import initialization as init
-from transformers.utils import ModelOutput
+from transformers.utils import ModelOutput, logging
 from transformers.utils.generic import can_return_tuple
 
 from ...modeling_utils import MSAModelOutput, MSAPreTrainedModel, build_text_encoder
 from ...modules import CrossTokenTransformer, HyperModalityLayer, TokenTransformer, reverse_gradient
 from .configuration_lnln import LnlnConfig
+
+logger = logging.get_logger(__name__)
+
+# configs/train_{mosi,mosei,sims}.yaml and core/scheduler.py of the reference (see the card for each item)
+OFFICIAL_RECIPE = dict(
+    learning_rate=1e-4, text_learning_rate=None, weight_decay=1e-4, decay_all_parameters=True,
+    per_device_train_batch_size=64, num_train_epochs=200, lr_schedule="warmup_cosine", warmup_fraction=0.1,
+    schedule_unit="epoch", early_stopping_patience=None, corrupted_evaluation_rate=0.5, random_missing_training=True,
+)
 
 
 @dataclass
@@ -177,11 +194,14 @@ class LnlnForSentimentAnalysis(LnlnPreTrainedModel):
     """LNLN with its regression head, effectiveness discriminator and reconstructors; `forward` holds the objective.
 
     Training with the reference objective needs the uncorrupted inputs as well (`complete_*`) and the per-sample
-    text missing rate; `hf_msa.robustness.RandomMissingCollator` produces both views. Without them (evaluation,
+    text missing rate; `hf_msa.data.RandomMissingCollator` produces both views, and the training helpers use it by
+    default (`training_corruption`). Without them (evaluation,
     inference) the discriminator and reconstruction terms are skipped, as in the reference.
     """
 
     text_encoder_path = "lnln.text_encoder"
+    training_corruption = "random_missing"
+    training_recipes = {"official": OFFICIAL_RECIPE}
 
     def __init__(self, config: LnlnConfig):
         super().__init__(config)
@@ -235,6 +255,13 @@ class LnlnForSentimentAnalysis(LnlnPreTrainedModel):
             complete = torch.cat([complete_audio, complete_vision, complete_text], dim=1)
         loss, loss_terms = None, None
         if labels is not None:
+            if self.training and complete_input_ids is None:
+                logger.warning_once(
+                    "LNLN: a training forward without the uncorrupted inputs (complete_input_ids, complete_audio_features, "
+                    "complete_vision_features) trains a partial objective: the adversarial and reconstruction terms are "
+                    "skipped and the completeness target is 1 - text_missing_rate (1 when not given). Train through "
+                    "hf_msa.data.training_collator / RandomMissingCollator(emit_complete=True) for LNLN's objective."
+                )
             labels = self.check_labels(labels, input_ids.shape[0])
             rate = torch.zeros_like(labels) if text_missing_rate is None else text_missing_rate.reshape(-1).float()
             if rate.shape != labels.shape or (rate < 0).any() or (rate > 1).any():
