@@ -27,11 +27,13 @@ import torch
 from transformers import AutoTokenizer, set_seed
 
 from hf_msa import DibConfig, DibForSentimentAnalysis, MSAFeatureExtractor, MSAProcessor
-from hf_msa.data import MSADataCollator, read_label_csv
+from hf_msa.data import MSADataCollator
 from hf_msa.text_encoders import minilm_path
 from hf_msa.training import TrainSettings, summarize_runs, train_and_evaluate
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mosi" / "label.csv"
+from .transcripts import MOSI_LABELS, add_run_arguments, load_transcripts
+
+DATA = MOSI_LABELS
 SWEEP = (1e-3, 1e-2, 1e-1, 1.0)
 DERIVED_WEIGHT = 1e-5
 RECIPE = dict(learning_rate=1e-3, text_learning_rate=5e-5, per_device_train_batch_size=32,
@@ -94,10 +96,7 @@ def one_run(tag: str, dataset, processor, work_dir: str, epochs: float, seed: in
 def run(epochs: float = 4, seeds=(1111, 1112, 1113), max_samples: int | None = None,
         work_dir: str = "runs/bench_dib_information", progress_file: Path | None = None) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(minilm_path())
-    dataset = read_label_csv(DATA)
-    if max_samples:
-        dataset = dataset.__class__({k: v.select(range(min(max_samples, len(v)))) for k, v in dataset.items()})
-    dataset = dataset.with_format("numpy")
+    dataset = load_transcripts(DATA, max_samples)
     config = DibConfig.from_preset("mosi", audio_max_length=1, vision_max_length=1)
     processor = MSAProcessor(MSAFeatureExtractor.from_model_config(config), tokenizer,
                              max_text_length=config.text_max_length)
@@ -171,14 +170,10 @@ def run(epochs: float = 4, seeds=(1111, 1112, 1113), max_samples: int | None = N
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=float, default=4)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1111, 1112, 1113])
-    parser.add_argument("--max-samples", type=int, default=None, help="cap each split (smoke runs)")
+    add_run_arguments(parser)
 
 
 def main(args) -> dict:
-    if not DATA.is_file():
-        raise SystemExit(f"data file not found: {DATA} (../shared/data beside the repository)")
     progress = Path(args.output).with_suffix(".partial.json")
     results = run(args.epochs, tuple(args.seeds), args.max_samples, progress_file=progress)
     progress.unlink(missing_ok=True)

@@ -19,19 +19,19 @@ the best clean validation MAE (never the test split). What differs:
 import argparse
 import shutil
 import time
-from pathlib import Path
 
 from transformers import AutoTokenizer, set_seed
 
 from hf_msa import LnlnConfig, LnlnForSentimentAnalysis, MSAFeatureExtractor, MSAProcessor
-from hf_msa.data import read_label_csv
 from hf_msa.data.corruption import random_missing
 from hf_msa.metrics import msa_metrics
 from hf_msa.robustness import encode_split, predict_arrays
 from hf_msa.text_encoders import minilm_path
 from hf_msa.training import recipe_settings, summarize_runs, train_and_evaluate
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mosi" / "label.csv"
+from .transcripts import MOSI_LABELS, add_run_arguments, load_transcripts
+
+DATA = MOSI_LABELS
 COMMON = dict(disable_tqdm=True, logging_steps=20, corrupted_evaluation_rate=0.5)
 RECIPES = {
     "default": dict(learning_rate=1e-4, text_learning_rate=5e-5, per_device_train_batch_size=32,
@@ -43,10 +43,7 @@ RECIPES = {
 def run(epochs: float = 4, seeds=(1111, 1112, 1113), max_samples: int | None = None,
         work_dir: str = "runs/bench_lnln_recipe") -> dict:
     tokenizer = AutoTokenizer.from_pretrained(minilm_path())
-    dataset = read_label_csv(DATA)
-    if max_samples:
-        dataset = dataset.__class__({k: v.select(range(min(max_samples, len(v)))) for k, v in dataset.items()})
-    dataset = dataset.with_format("numpy")
+    dataset = load_transcripts(DATA, max_samples)
     config = LnlnConfig.from_preset("mosi", audio_max_length=1, vision_max_length=1)
     processor = MSAProcessor(MSAFeatureExtractor.from_model_config(config), tokenizer,
                              max_text_length=config.text_max_length)
@@ -88,14 +85,10 @@ def run(epochs: float = 4, seeds=(1111, 1112, 1113), max_samples: int | None = N
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--epochs", type=float, default=4)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1111, 1112, 1113])
-    parser.add_argument("--max-samples", type=int, default=None, help="cap each split (smoke runs)")
+    add_run_arguments(parser)
 
 
 def main(args) -> dict:
-    if not DATA.is_file():
-        raise SystemExit(f"data file not found: {DATA} (../shared/data beside the repository)")
     return run(args.epochs, tuple(args.seeds), args.max_samples)
 
 

@@ -82,6 +82,63 @@ def extraction_table(report: dict) -> str:
     return "\n".join(rows)
 
 
+def dib_information_table(report: dict, results_dir: Path) -> str:
+    keys = ["Non0_acc_2", "Mult_acc_7", "MAE", "Corr"]
+    shares = report["gradient_shares"]
+    rows = ["Share of the training gradient's norm carried by the Rényi terms at initialisation, by weight λ: "
+            + ", ".join(f"λ = {w}: {100 * v:.3g}%" for w, v in shares["initialisation_by_weight"].items())
+            + f"; after one epoch at λ = 1e-5: {100 * shares['1e-05']['after_one_epoch']['mi_share_of_total']:.3g}%. "
+            f"Largest λ that does not hurt validation MAE: {report['sweep_rule']['largest_harmless_weight']:g}.", "",
+            "| run (MOSI test) | val MAE | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
+    for tag, entry in report["ablation"].items():
+        cells = [f"{entry['test'][k]['mean']:.4f} ± {entry['test'][k]['std']:.4f}" for k in keys]
+        rows.append(f"| {tag} | {entry['validation']['MAE']['mean']:.4f} | " + " | ".join(cells) + " |")
+    rows += ["", f"{len(report['seeds'])} seeds, {report['epochs']:g} epochs, `benchmarks/results/dib_information.json`.",
+             "", "![DIB information terms](benchmarks/results/dib_information.png)"]
+    plot_dib_information(report, results_dir / "dib_information.png")
+    return "\n".join(rows)
+
+
+def plot_dib_information(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    weights = report["gradient_shares"]["initialisation_by_weight"]
+    left.loglog([float(w) for w in weights], [max(v, 1e-6) for v in weights.values()], marker="o")
+    left.axvline(1e-5, color="grey", linestyle=":", label="derived weight 1e-5")
+    left.set_xlabel("λ (weight of each Rényi term)")
+    left.set_ylabel("share of gradient norm")
+    left.set_title("Rényi terms' share of the gradient at init", fontsize=9)
+    left.legend(fontsize=8)
+    tags = list(report["ablation"])
+    means = [report["ablation"][t]["test"]["MAE"]["mean"] for t in tags]
+    stds = [report["ablation"][t]["test"]["MAE"]["std"] for t in tags]
+    right.barh(range(len(tags)), means, xerr=stds, capsize=3, color="#4c72b0")
+    right.set_yticks(range(len(tags)), [t.replace("lambda", "λ") for t in tags], fontsize=7)
+    right.set_xlim(min(m - s for m, s in zip(means, stds)) * 0.98, max(m + s for m, s in zip(means, stds)) * 1.01)
+    right.set_title("MOSI test MAE (mean ± std over seeds)", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def lnln_recipe_table(report: dict) -> str:
+    keys = ["Non0_acc_2", "Mult_acc_7", "MAE", "Corr"]
+    rows = ["| recipe | " + " | ".join(f"test {k}" for k in keys) + " | test@0.5 MAE | test@0.5 Non0_acc_2 |",
+            "|---" * (len(keys) + 3) + "|"]
+    for name, entry in report["recipes"].items():
+        cells = [f"{entry['test'][k]['mean']:.4f} ± {entry['test'][k]['std']:.4f}" for k in keys]
+        corrupted = entry["test_at_0.5"]
+        cells += [f"{corrupted[k]['mean']:.4f} ± {corrupted[k]['std']:.4f}" for k in ("MAE", "Non0_acc_2")]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    rows += ["", f"{len(report['seeds'])} seeds, {report['epochs']:g} epochs each; {report['scaling']}. "
+             "`benchmarks/results/lnln_recipe.json`."]
+    return "\n".join(rows)
+
+
 def plot_accuracy(dataset: str, block: dict, path: Path) -> None:
     import matplotlib
 
@@ -119,6 +176,11 @@ def main():
     accuracy = [(path.name, json.loads(path.read_text())) for path in sorted(results_dir.glob("accuracy*.json"))]
     if accuracy:
         text = fill(text, "accuracy", accuracy_table(accuracy, results_dir))
+    if (results_dir / "dib_information.json").is_file():
+        report = json.loads((results_dir / "dib_information.json").read_text())
+        text = fill(text, "dib_information", dib_information_table(report, results_dir))
+    if (results_dir / "lnln_recipe.json").is_file():
+        text = fill(text, "lnln_recipe", lnln_recipe_table(json.loads((results_dir / "lnln_recipe.json").read_text())))
     if (results_dir / "extraction.json").is_file():
         text = fill(text, "extraction", extraction_table(json.loads((results_dir / "extraction.json").read_text())))
     if (results_dir / "speed.json").is_file() and (results_dir / "renyi.json").is_file():

@@ -249,6 +249,13 @@ def cmd_bench(args) -> None:
     raise SystemExit(subprocess.run([sys.executable, "-m", "benchmarks", *args.arguments], cwd=root).returncode)
 
 
+def _name_and_path(item: str) -> tuple[str, str]:
+    name, sep, path = item.partition("=")
+    if not sep or not name or not Path(path).is_file():
+        raise SystemExit(f"--extra-results takes NAME=PATH of an existing results file, got {item!r}")
+    return name, path
+
+
 def cmd_card(args) -> None:
     from .hub import render_model_card
 
@@ -257,6 +264,7 @@ def cmd_card(args) -> None:
         dataset_type=args.dataset_type, dataset_name=args.dataset_name, dataset_config=args.dataset_config,
         base_model=args.base_model, repo_id=args.repo_id, evaluation_note=args.note,
         result_key=args.result_key, robustness_model=args.robustness_model,
+        extra_results=dict(_name_and_path(item) for item in args.extra_results or []),
     )
     card.save(args.output)
     print(f"model card written to {args.output}")
@@ -452,7 +460,7 @@ def main(argv: list[str] | None = None) -> None:
 
     card = commands.add_parser("card", help="render a model card from a results JSON")
     card.add_argument("--template", default="model_cards/templates/dib-mosi.md")
-    card.add_argument("--results", default="benchmarks/results/accuracy.json")
+    card.add_argument("--results", default="benchmarks/results/dib_information.json")
     card.add_argument("--output", default="model_cards/dib-mosi.md")
     card.add_argument("--model-name", default="dib-mosi")
     card.add_argument("--method", default="DIB")
@@ -462,8 +470,10 @@ def main(argv: list[str] | None = None) -> None:
     card.add_argument("--dataset-config", default="transcripts")
     card.add_argument("--base-model", default="sentence-transformers/all-MiniLM-L6-v2")
     card.add_argument("--note", default="Numbers below are read from the results file named under Source.")
-    card.add_argument("--result-key", default="datasets.mosi.models.dib",
+    card.add_argument("--result-key", default="ablation.lambda=1e-05 fixed",
                       help="which entry of the results file the card is about (dots walk into nested entries)")
+    card.add_argument("--extra-results", action="append", default=None, metavar="NAME=PATH",
+                      help="another results file the template reads as extra[NAME] (repeatable)")
     card.add_argument("--robustness-model", default=None,
                       help="the results file is a robustness report; the card is about this model in it")
     card.set_defaults(func=cmd_card)

@@ -48,13 +48,17 @@ def _lookup(results: dict, key: str):
 def render_model_card(template_path: str | Path, results_path: str | Path, *, model_name: str, method: str,
                       dataset_type: str, dataset_name: str, dataset_config: str | None = None,
                       base_model: str | None = None, license: str = "apache-2.0", language: str = "en",
-                      result_key: str = "dib", robustness_model: str | None = None, **template_kwargs) -> ModelCard:
-    """Fill a Jinja card template with a results JSON; the template sees `results` (the whole file) too.
+                      result_key: str = "dib", robustness_model: str | None = None,
+                      extra_results: dict[str, str | Path] | None = None, **template_kwargs) -> ModelCard:
+    """Fill a Jinja card template with a results JSON; the template sees `results` (the whole file) too, and each
+    file of `extra_results` ({name: path}) as `extra[name]` (e.g. a training-recipe comparison beside the main run).
 
     With `robustness_model`, the file is a robustness report (hf_msa.robustness): the `model-index` gets that model's
     clean test metrics and the template gets `robustness_section`, rendered from the report.
     """
     results = json.loads(Path(results_path).read_text())
+    template_kwargs["extra"] = {name: dict(json.loads(Path(path).read_text()), file=str(path))
+                                for name, path in (extra_results or {}).items()}
     if robustness_model is not None:
         from .robustness import robustness_card_section
 

@@ -89,9 +89,11 @@ def _runs(model, settings: RobustnessSettings) -> list[tuple[str, object, int]]:
             raise ValueError(f"averaging='mask_seeds' evaluates one model over mask seeds, got a group of {len(group)}; "
                              "use averaging='model_seeds' for models trained with different seeds")
         return [(str(seed), group[0], seed) for seed in settings.seeds]
-    labels = [Path(str(getattr(m, "name_or_path", "") or f"model{i + 1}")).name or f"model{i + 1}"
-              for i, m in enumerate(group)]
-    if len(set(labels)) != len(labels):
+    paths = [Path(str(getattr(m, "name_or_path", "") or f"model{i + 1}")) for i, m in enumerate(group)]
+    labels = [path.name for path in paths]
+    if len(set(labels)) != len(labels):  # e.g. seed-1111/best, seed-1112/best
+        labels = [f"{path.parent.name}/{path.name}" for path in paths]
+    if len(set(labels)) != len(labels) or not all(labels):
         labels = [f"model{i + 1}" for i in range(len(group))]
     return [(label, m, settings.mask_seed) for label, m in zip(labels, group)]
 

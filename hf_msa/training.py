@@ -175,10 +175,10 @@ class TrainSettings:
     random_missing_training: bool | None = None
     # Weight decay on biases and norms too (LNLN's official AdamW decays every parameter).
     decay_all_parameters: bool = False
-    # "linear": the Trainer's linear decay (with `warmup_fraction`); "constant": no schedule (MIB's plain Adam);
-    # "warmup_cosine": linear warm-up from 0 over
-    # `warmup_fraction` of training, then cosine to 0 (LNLN's GradualWarmup -> CosineAnnealingLR). `schedule_unit`
-    # "epoch" changes the rate once per epoch, as the official code steps it; "step" after every optimizer step.
+    # "linear": the Trainer's linear decay (warm-up over `warmup_fraction`); "constant": no schedule (MIB's Adam);
+    # "warmup_cosine": linear warm-up from 0 over `warmup_fraction` of training, then cosine to 0 (LNLN's
+    # GradualWarmup -> CosineAnnealingLR), changing once per epoch (`schedule_unit="epoch"`, as the official code
+    # steps it) or after every optimizer step ("step").
     lr_schedule: str = "linear"
     warmup_fraction: float = 0.0
     schedule_unit: str = "step"

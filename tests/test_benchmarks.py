@@ -60,3 +60,35 @@ def test_extraction_benchmark_times_every_extractor_per_clip(tmp_path, shared_da
     for row in mp4.values():
         assert {"median_s", "seconds_per_clip_second", "realtime_factor", "setup_s"} <= set(row)
         assert row["seconds_per_clip_second"] > 0
+
+
+def test_dib_information_benchmark_writes_shares_sweep_and_ablation(tmp_path, shared_data):
+    output = run_benchmark(["dib_information", "--max-samples", "32", "--epochs", "1", "--seeds", "1111", "1112",
+                            "--output", str(tmp_path / "d.json")])
+    report = json.loads(output.read_text())
+    shares = report["gradient_shares"]
+    assert set(shares["initialisation_by_weight"]) == {"1e-05", "0.001", "0.01", "0.1", "1"}
+    # shares grow with the weight, and at the derived weight the Rényi terms are a sliver of the gradient
+    by_weight = [shares["initialisation_by_weight"][w] for w in ("1e-05", "0.001", "0.01", "0.1")]
+    assert by_weight == sorted(by_weight) and by_weight[0] < 0.05
+    assert {"task", "unimodal_text", "mi_text", "mi_fusion"} <= set(shares["1e-05"]["after_one_epoch"]["gradient_norm"])
+    assert set(report["sweep"]) == {"0.001", "0.01", "0.1", "1"}
+    assert {"lambda=0", "lambda=1e-05 fixed", "lambda=1e-05 knn", "lambda=1e-05 fixed, unimodal heads off"} \
+        <= set(report["ablation"])
+    for entry in report["ablation"].values():
+        assert len(entry["runs"]) == 2 and entry["test"]["MAE"]["n"] == 2
+    assert shares["1e-05"]["initialisation"]["term_values"]["mi_text"] > 0.1  # bits: the text term is not degenerate
+    assert not (tmp_path / "d.partial.json").exists()
+
+
+def test_lnln_recipe_benchmark_compares_the_official_and_default_recipes(tmp_path, shared_data):
+    output = run_benchmark(["lnln_recipe", "--max-samples", "16", "--epochs", "1", "--seeds", "1111",
+                            "--output", str(tmp_path / "l.json")])
+    report = json.loads(output.read_text())
+    official, default = report["recipes"]["official"], report["recipes"]["default"]
+    assert official["settings"]["per_device_train_batch_size"] == 64 and official["settings"]["decay_all_parameters"]
+    assert official["settings"]["lr_schedule"] == "warmup_cosine" and default["settings"]["lr_schedule"] == "linear"
+    for entry in (official, default):
+        assert {"MAE", "Corr"} <= set(entry["test"]) and {"MAE", "Non0_acc_2"} <= set(entry["test_at_0.5"])
+        assert entry["runs"][0]["per_epoch_corrupted"][0]["epoch"] == 1.0
+    assert "scaled" in report["scaling"]

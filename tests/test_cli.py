@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 from transformers import AutoModel
 
@@ -117,3 +118,27 @@ def test_paper_selection_then_robustness_cli_flags_the_selection(tmp_path, capsy
     report = json.loads((report_dir / "robustness.json").read_text())
     assert "NOT selected on the validation split" in report["selection_warning"]
     assert set(report["models"]) == {"best_MAE", "best"} and (report_dir / "robustness_MAE.png").is_file()
+
+
+def test_official_recipe_from_the_cli_then_a_seed_group_robustness_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    small = '{"hidden_size": 16, "num_tokens": 2, "num_attention_heads": 2, "attention_head_dim": 8, "mlp_dim": 16, ' \
+            '"embedding_depth": 1, "proxy_depth": 1, "completeness_depth": 1, "reconstructor_depth": 1, ' \
+            '"language_encoder_depth": 1, "fusion_depth": 1, "audio_max_length": 60, "vision_max_length": 60}'
+    main(["train", "--model", "lnln", "--recipe", "official", "--data", "synthetic", "--text-encoder", "tiny",
+          "--epochs", "1", "--max-samples", "16", "--seeds", "1111", "1112", "--output-dir", str(out),
+          "--config-overrides", small])
+    printed = capsys.readouterr().out
+    assert "recipe: official (epochs 1, batch 64, lr 0.0001, text lr 0.0001, schedule warmup_cosine" in printed
+    report = json.loads((out / "seeds_report.json").read_text())
+    assert len(report["runs"]) == 2
+    report_dir = tmp_path / "robustness"
+    main(["robustness", "--model-group", str(out / "seed-1111" / "best"), str(out / "seed-1112" / "best"),
+          "--group-name", "LNLN", "--data", "synthetic", "--max-samples", "16", "--rates", "0.0", "0.5",
+          "--snr", "10", "--output-dir", str(report_dir)])
+    result = json.loads((report_dir / "robustness.json").read_text())["models"]["LNLN"]
+    assert result["averaged_over"] == "2 models (seed-1111/best, seed-1112/best) at mask seed 1111"
+    assert "mean over 2 models" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no recipe 'paper'"):
+        main(["train", "--model", "lnln", "--recipe", "paper", "--data", "synthetic", "--text-encoder", "tiny",
+              "--max-samples", "8", "--output-dir", str(tmp_path / "x")])
