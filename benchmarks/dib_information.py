@@ -8,17 +8,20 @@ MAE). Three parts:
    objective (task, unimodal heads, each lambda * I(X; Z)) over all parameters, and its ratio to the norm of the
    whole objective's gradient, at initialisation and after one epoch, at the derived weight 1e-5 and at a weight
    where the terms matter (the smallest of the sweep whose MI share at initialisation exceeds 10%).
-2. A weight sweep (seed 1111, fixed kernels): the largest lambda whose validation MAE stays within one seed-std of
-   lambda = 0 ("does not hurt").
+2. A weight sweep (seed 1111, fixed kernels, ascending, stopping at the first harmful weight): the largest lambda whose
+   validation MAE stays within one seed-std of lambda = 0 ("does not hurt").
 3. The ablation, 3 seeds each: lambda = 0; 1e-5 and the largest harmless lambda, each with `lrib_input_bandwidth`
    "fixed" and "knn"; and the unimodal heads off (weight 0, MIB's addition) at 1e-5.
 
-    .venv/bin/python -m benchmarks dib_information [--epochs 4] [--seeds 1111 1112 1113]
+    .venv/bin/python -m benchmarks dib_information [--epochs 4] [--seeds 1111 1112 1113] [--resume]
+
+Progress is written to `<output>.partial.json` after every run; `--resume` keeps what it holds.
 """
 
 import argparse
 import json
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,6 +83,30 @@ def fixed_batches(processor, dataset, count=4, size=32) -> list[dict]:
     return [collator(rows[i * size:(i + 1) * size]) for i in range(count)]
 
 
+def gradient_shares(results: dict, processor, dataset, seed: int, work_dir: str, save) -> None:
+    """Part 1: shares at initialisation for every weight (the same initial model: they scale with lambda), then after
+    one epoch of training at the derived weight and at the smallest weight whose share exceeds 10%."""
+    batches = fixed_batches(processor, dataset["train"])
+    initial = {}
+    for weight in (DERIVED_WEIGHT,) + SWEEP:
+        set_seed(seed)
+        initial[weight] = term_gradient_norms(build(lrib_weight=weight), batches)
+    matter = next((w for w in SWEEP if initial[w]["mi_share_of_total"] > 0.1), SWEEP[-1])
+    shares = results["gradient_shares"]
+    shares["weight_where_terms_matter"] = matter
+    shares["rule"] = "smallest swept lambda whose MI gradients exceed 10% of the total at init"
+    for weight in (DERIVED_WEIGHT, matter):
+        set_seed(seed)
+        settings = TrainSettings(output_dir=f"{work_dir}/shares", num_train_epochs=1, seed=seed, **RECIPE)
+        trainer, _ = train_and_evaluate(build(lrib_weight=weight), processor, dataset, settings, test_split=None)
+        shares[f"{weight:g}"] = {"initialisation": initial[weight],
+                                 "after_one_epoch": term_gradient_norms(trainer.model, batches)}
+        shutil.rmtree(settings.output_dir, ignore_errors=True)
+        save()
+    shares["initialisation_by_weight"] = {f"{w:g}": initial[w]["mi_share_of_total"] for w in initial}
+    save()
+
+
 def one_run(tag: str, dataset, processor, work_dir: str, epochs: float, seed: int, **overrides) -> dict:
     set_seed(seed)
     model = build(**overrides)
@@ -94,7 +121,9 @@ def one_run(tag: str, dataset, processor, work_dir: str, epochs: float, seed: in
 
 
 def run(epochs: float = 4, seeds=(1111, 1112, 1113), max_samples: int | None = None,
-        work_dir: str = "runs/bench_dib_information", progress_file: Path | None = None) -> dict:
+        work_dir: str | None = None, progress_file: Path | None = None, resume: bool = False) -> dict:
+    """Every part below; with `resume`, the runs already in `progress_file` (same data, epochs and seeds) are kept."""
+    work_dir = work_dir or tempfile.mkdtemp(prefix="hf_msa_dib_information_")  # never shared with another run
     tokenizer = AutoTokenizer.from_pretrained(minilm_path())
     dataset = load_transcripts(DATA, max_samples)
     config = DibConfig.from_preset("mosi", audio_max_length=1, vision_max_length=1)
@@ -107,36 +136,27 @@ def run(epochs: float = 4, seeds=(1111, 1112, 1113), max_samples: int | None = N
                "defaults": {k: getattr(config, k) for k in ("lrib_mi_mode", "lrib_alpha", "lrib_rank", "lrib_knn",
                             "lrib_kernel_divisor_text", "lrib_kernel_divisor_fusion", "lrib_detach_input",
                             "unimodal_loss_weight")},
-               "gradient_shares": {}, "sweep": {}, "ablation": {}}
+               "threads": torch.get_num_threads(), "gradient_shares": {}, "sweep": {}, "ablation": {}}
+    if resume and progress_file is not None and progress_file.is_file():
+        previous = json.loads(progress_file.read_text())
+        for key in ("epochs", "seeds", "sizes", "recipe"):
+            if previous[key] != results[key]:
+                raise SystemExit(f"cannot resume {progress_file}: its {key} {previous[key]} differs from {results[key]}")
+        previous.setdefault("resumed_with_threads", []).append(results["threads"])
+        results = previous
 
     def save():
         if progress_file is not None:
             progress_file.write_text(json.dumps(results, indent=2))
 
-    batches = fixed_batches(processor, dataset["train"])
-    # 1a. shares at initialisation for every weight of the sweep (the same initial model: shares scale with lambda)
-    initial = {}
-    for weight in (DERIVED_WEIGHT,) + SWEEP:
-        set_seed(seeds[0])
-        initial[weight] = term_gradient_norms(build(lrib_weight=weight), batches)
-    matter = next((w for w in SWEEP if initial[w]["mi_share_of_total"] > 0.1), SWEEP[-1])
-    results["gradient_shares"]["weight_where_terms_matter"] = matter
-    results["gradient_shares"]["rule"] = "smallest swept lambda whose MI gradients exceed 10% of the total at init"
-    for weight in (DERIVED_WEIGHT, matter):
-        set_seed(seeds[0])
-        model = build(lrib_weight=weight)
-        settings = TrainSettings(output_dir=f"{work_dir}/shares", num_train_epochs=1, seed=seeds[0], **RECIPE)
-        trainer, _ = train_and_evaluate(model, processor, dataset, settings, test_split=None)
-        results["gradient_shares"][f"{weight:g}"] = {"initialisation": initial[weight],
-                                                     "after_one_epoch": term_gradient_norms(trainer.model, batches)}
-        shutil.rmtree(settings.output_dir, ignore_errors=True)
-        save()
-    results["gradient_shares"]["initialisation_by_weight"] = {f"{w:g}": initial[w]["mi_share_of_total"]
-                                                              for w in initial}
+    if "initialisation_by_weight" not in results["gradient_shares"]:
+        gradient_shares(results, processor, dataset, seeds[0], work_dir, save)
 
     def ablate(tag, run_seeds, **overrides):
         runs = results["ablation"].setdefault(tag, {"overrides": overrides, "runs": []})["runs"]
         for seed in run_seeds:
+            if any(r["seed"] == seed for r in runs):
+                continue  # resumed
             runs.append(one_run(tag, dataset, processor, work_dir, epochs, seed, **overrides))
             results["ablation"][tag]["validation"] = summarize_runs([r["validation"] for r in runs])
             results["ablation"][tag]["test"] = summarize_runs([r["test"] for r in runs])
@@ -145,37 +165,44 @@ def run(epochs: float = 4, seeds=(1111, 1112, 1113), max_samples: int | None = N
     ablate("lambda=0", seeds, lrib_weight=0.0)
     ablate("lambda=1e-05 fixed", seeds, lrib_weight=DERIVED_WEIGHT)
     ablate("lambda=1e-05 knn", seeds, lrib_weight=DERIVED_WEIGHT, lrib_input_bandwidth="knn")
-    # 2. sweep on the first seed; harmless = validation MAE within one seed-std of lambda = 0
+    ablate("lambda=1e-05 fixed, unimodal heads off", seeds, lrib_weight=DERIVED_WEIGHT, unimodal_loss_weight=0.0)
+    # 2. sweep on the first seed, ascending; harmless = validation MAE within one seed-std of lambda = 0. It stops at
+    # the first harmful weight (larger ones are taken to hurt more: the terms' share of the gradient only grows).
     reference = results["ablation"]["lambda=0"]["validation"]["MAE"]
     threshold = reference["mean"] + reference["std"]
     largest = DERIVED_WEIGHT
     for weight in SWEEP:
-        run_result = one_run(f"sweep-{weight:g}", dataset, processor, work_dir, epochs, seeds[0], lrib_weight=weight)
-        results["sweep"][f"{weight:g}"] = run_result
-        save()
-        if run_result["validation"]["MAE"] <= threshold:
-            largest = weight
+        if f"{weight:g}" not in results["sweep"]:
+            results["sweep"][f"{weight:g}"] = one_run(f"sweep-{weight:g}", dataset, processor, work_dir, epochs,
+                                                      seeds[0], lrib_weight=weight)
+            save()
+        if results["sweep"][f"{weight:g}"]["validation"]["MAE"] > threshold:
+            break
+        largest = weight
     results["sweep_rule"] = {"threshold_validation_MAE": threshold,
-                             "rule": "largest lambda with validation MAE <= mean + std of lambda=0 (seed 1111)",
+                             "rule": f"ascending over {list(SWEEP)}, seed {seeds[0]}: the largest lambda whose "
+                                     "validation MAE <= mean + std of lambda=0 over the seeds; stops at the first "
+                                     "that exceeds it",
                              "largest_harmless_weight": largest}
     if largest != DERIVED_WEIGHT:
         tag = f"lambda={largest:g} fixed"
-        results["ablation"][tag] = {"overrides": {"lrib_weight": largest},
-                                    "runs": [results["sweep"][f"{largest:g}"]]}
+        results["ablation"].setdefault(tag, {"overrides": {"lrib_weight": largest},
+                                             "runs": [results["sweep"][f"{largest:g}"]]})
         ablate(tag, seeds[1:], lrib_weight=largest)
         ablate(f"lambda={largest:g} knn", seeds, lrib_weight=largest, lrib_input_bandwidth="knn")
-    ablate("lambda=1e-05 fixed, unimodal heads off", seeds, lrib_weight=DERIVED_WEIGHT, unimodal_loss_weight=0.0)
     shutil.rmtree(work_dir, ignore_errors=True)
     return results
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_arguments(parser)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the runs already in <output>.partial.json (same data, epochs and seeds)")
 
 
 def main(args) -> dict:
     progress = Path(args.output).with_suffix(".partial.json")
-    results = run(args.epochs, tuple(args.seeds), args.max_samples, progress_file=progress)
+    results = run(args.epochs, tuple(args.seeds), args.max_samples, progress_file=progress, resume=args.resume)
     progress.unlink(missing_ok=True)
     return results
 

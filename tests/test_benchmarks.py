@@ -2,6 +2,7 @@
 (Timings are measured by the benchmarks themselves, never asserted here.)"""
 
 import json
+from pathlib import Path
 
 from benchmarks.__main__ import main as run_benchmark
 
@@ -62,7 +63,7 @@ def test_extraction_benchmark_times_every_extractor_per_clip(tmp_path, shared_da
         assert row["seconds_per_clip_second"] > 0
 
 
-def test_dib_information_benchmark_writes_shares_sweep_and_ablation(tmp_path, shared_data):
+def test_dib_information_benchmark_writes_shares_sweep_and_ablation_and_resumes(tmp_path, shared_data):
     output = run_benchmark(["dib_information", "--max-samples", "32", "--epochs", "1", "--seeds", "1111", "1112",
                             "--output", str(tmp_path / "d.json")])
     report = json.loads(output.read_text())
@@ -72,13 +73,29 @@ def test_dib_information_benchmark_writes_shares_sweep_and_ablation(tmp_path, sh
     by_weight = [shares["initialisation_by_weight"][w] for w in ("1e-05", "0.001", "0.01", "0.1")]
     assert by_weight == sorted(by_weight) and by_weight[0] < 0.05
     assert {"task", "unimodal_text", "mi_text", "mi_fusion"} <= set(shares["1e-05"]["after_one_epoch"]["gradient_norm"])
-    assert set(report["sweep"]) == {"0.001", "0.01", "0.1", "1"}
+    assert shares["1e-05"]["initialisation"]["term_values"]["mi_text"] > 0.1  # bits: the text term is not degenerate
+    # the sweep runs in ascending order and stops at the first harmful weight
+    swept = list(report["sweep"])
+    assert swept == ["0.001", "0.01", "0.1", "1"][: len(swept)] and swept
+    threshold, largest = report["sweep_rule"]["threshold_validation_MAE"], report["sweep_rule"]["largest_harmless_weight"]
+    harmless = [w for w in swept if report["sweep"][w]["validation"]["MAE"] <= threshold]
+    assert harmless == swept[: len(harmless)] and len(swept) - len(harmless) <= 1  # only the last may be harmful
+    assert largest == (float(harmless[-1]) if harmless else 1e-5)
     assert {"lambda=0", "lambda=1e-05 fixed", "lambda=1e-05 knn", "lambda=1e-05 fixed, unimodal heads off"} \
         <= set(report["ablation"])
     for entry in report["ablation"].values():
         assert len(entry["runs"]) == 2 and entry["test"]["MAE"]["n"] == 2
-    assert shares["1e-05"]["initialisation"]["term_values"]["mi_text"] > 0.1  # bits: the text term is not degenerate
-    assert not (tmp_path / "d.partial.json").exists()
+    assert not (tmp_path / "d.partial.json").exists() and not Path("runs/bench_dib_information").exists()
+    # --resume keeps the runs a partial file holds and does only the rest
+    partial = {k: v for k, v in report.items() if k not in ("benchmark", "command", "date", "machine", "versions")}
+    partial["ablation"]["lambda=0"]["runs"][0]["seconds"] = -1.0  # a marker a rerun would overwrite
+    del partial["ablation"]["lambda=1e-05 fixed, unimodal heads off"]
+    (tmp_path / "d.partial.json").write_text(json.dumps(partial))
+    resumed = json.loads(run_benchmark(["dib_information", "--max-samples", "32", "--epochs", "1", "--seeds", "1111",
+                                        "1112", "--resume", "--output", str(tmp_path / "d.json")]).read_text())
+    assert resumed["ablation"]["lambda=0"]["runs"][0]["seconds"] == -1.0
+    assert len(resumed["ablation"]["lambda=1e-05 fixed, unimodal heads off"]["runs"]) == 2
+    assert resumed["resumed_with_threads"]
 
 
 def test_lnln_recipe_benchmark_compares_the_official_and_default_recipes(tmp_path, shared_data):

@@ -57,7 +57,7 @@ def test_dib_card_is_rendered_from_the_information_benchmark(tmp_path):
     text = output.read_text()
     first = text.split("```python")[0]
     assert "do nothing measurable" in first and "0.1% of the" in first and "λ ≈ 0.01 (50% of" in first
-    assert "| lambda=0.01 fixed | 0.01 | fixed | 0.7100 |" in text and "largest harmless weight:\n**0.01**" in text
+    assert "| lambda=0.01 fixed | 0.01 | fixed | 2 | 0.7100 |" in text and "largest harmless weight:\n**0.01**" in text
     assert "1,284 / 229 / 686" in text and "Audio and vision are absent" in text and "Seeds: 1, 2" in text
     for source in ("[DERIVED]", "[MIB]", "[PAPER]", "[OURS]"):
         assert source in text
