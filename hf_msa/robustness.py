@@ -118,8 +118,9 @@ def evaluate_model(model, processor, dataset, family: str, settings: RobustnessS
                     desc=f"robustness [{name}]")
     for rate in settings.missing_rates:
         per_seed = {}
+        corrupted = {seed: random_missing(arrays, rate, seed, unk) for seed in {seed for _, _, seed in runs}}
         for label, member, seed in runs:
-            per_seed[label] = score(member, random_missing(arrays, rate, seed, unk))
+            per_seed[label] = score(member, corrupted[seed])
             progress.update()
         report["random_missing"][f"{rate:.1f}"] = {"per_seed": per_seed, "mean": _mean(list(per_seed.values()))}
     # LNLN's "overall robustness": the per-rate means averaged over the rates
@@ -133,9 +134,9 @@ def evaluate_model(model, processor, dataset, family: str, settings: RobustnessS
     if settings.modality_removal:
         for removed in removals:
             kept = "+".join(m for m in present if m not in removed)
-            scores = []
+            removed_arrays, scores = remove_modalities(arrays, removed, unk), []
             for member in group:
-                scores.append(score(member, remove_modalities(arrays, removed, unk)))
+                scores.append(score(member, removed_arrays))
                 progress.update()
             report["modality_removal"][kept] = _mean(scores)
     progress.close()
