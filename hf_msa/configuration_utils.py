@@ -6,15 +6,29 @@ robustness harness and the metrics read, so they must mean the same thing for ev
 """
 
 import copy
+import dataclasses
+import difflib
+from typing import ClassVar
 
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
 
 ALL_MODALITIES = ("text", "audio", "vision")
 METRIC_FAMILIES = ("mosi", "sims", "classification")
 PROBLEM_TYPES = ("regression", "single_label_classification")
 LINEAR_INITS = ("pytorch", "normal")
+# Keyword arguments PreTrainedConfig understands besides the dataclass fields (what a config.json written by
+# transformers may carry); anything else is kept as an attribute, as transformers does, but nothing reads it.
+BASE_CONFIG_KWARGS = frozenset({
+    "num_labels", "model_type", "torch_dtype", "name_or_path", "_name_or_path", "_commit_hash", "output_attentions",
+    "attn_implementation", "experts_implementation", "per_layer_config", "auto_map", "tokenizer_class", "prefix",
+    "pad_token_id", "bos_token_id", "eos_token_id", "sep_token_id", "decoder_start_token_id", "tie_word_embeddings",
+    "task_specific_params", "finetuning_task", "use_cache", "_attn_implementation_autoset",
+})
 
 # Feature layouts of the files the field distributes (MMSA `unaligned_*.pkl`; see
 # reference/methods_lnln_mmslf_dash_mmsa.md §1.1). MVSA-Single has no audio; its "vision" is one pooled image
@@ -81,6 +95,8 @@ class MSAConfig(PreTrainedConfig):
     keys_to_ignore_at_inference = ["loss_terms", "unimodal_logits", "fused_representation", "hidden_states"]
     # Preset values a method adds on top of DATASET_PRESETS (e.g. a different width for SIMS).
     method_presets = {}
+    # Keys of older saved configs that a method's __post_init__ still migrates (accepted by from_preset too).
+    legacy_fields: ClassVar[tuple[str, ...]] = ()
 
     text_config: dict | PreTrainedConfig | None = None
     modalities: list[str] | tuple[str, ...] = ("text", "audio", "vision")
@@ -95,6 +111,10 @@ class MSAConfig(PreTrainedConfig):
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs):
+        unknown = sorted(key for key in kwargs if key not in BASE_CONFIG_KWARGS)
+        if unknown:
+            logger.warning(f"{type(self).__name__}: unknown key(s) {unknown} are kept as attributes but no "
+                           f"{type(self).__name__} field reads them{self._suggest(unknown)}")
         if self.problem_type is None:
             self.problem_type = "regression"
         if self.problem_type == "regression":
@@ -105,12 +125,38 @@ class MSAConfig(PreTrainedConfig):
         super().__post_init__(**kwargs)
         self.check_msa_fields()
 
+    @classmethod
+    def field_names(cls) -> set[str]:
+        """Every field a user may set: the dataclass fields of this config (shared and method ones) + num_labels."""
+        return {f.name for f in dataclasses.fields(cls)} | {"num_labels"}
+
+    @classmethod
+    def _suggest(cls, unknown) -> str:
+        names = sorted(cls.field_names())
+        close = {key: difflib.get_close_matches(key, names, n=1) for key in unknown}
+        hints = [f"{key!r} -> {match[0]!r}?" for key, match in close.items() if match]
+        return f" (did you mean {', '.join(hints)})" if hints else ""
+
+    def check_field_ranges(self, positive=(), unit_interval=(), non_negative=()) -> None:
+        """ValueError naming the first field outside its range: sizes and counts > 0, dropout probabilities in
+        [0, 1), loss weights and scales >= 0."""
+        for field in positive:
+            if not getattr(self, field) > 0:
+                raise ValueError(f"{field} must be > 0, got {getattr(self, field)!r}")
+        for field in unit_interval:
+            if not 0.0 <= getattr(self, field) < 1.0:
+                raise ValueError(f"{field} must be a probability in [0, 1), got {getattr(self, field)!r}")
+        for field in non_negative:
+            if not getattr(self, field) >= 0:
+                raise ValueError(f"{field} must be >= 0, got {getattr(self, field)!r}")
+
     def check_msa_fields(self):
         """Raise a ValueError naming the field when the shared fields disagree (run at construction).
 
         Not a `validate_*` method on purpose: `@strict` wraps those in its own exception type, and users catch
         ValueError.
         """
+        self.check_field_ranges(non_negative=("initializer_range",))
         bad = [m for m in self.modalities if m not in ALL_MODALITIES]
         if bad or len(set(self.modalities)) != len(self.modalities):
             raise ValueError(f"modalities must be distinct names from {ALL_MODALITIES}, got {self.modalities}")
@@ -131,6 +177,8 @@ class MSAConfig(PreTrainedConfig):
             raise ValueError(f"text_max_length must be positive, got {self.text_max_length}")
         if self.problem_type not in PROBLEM_TYPES:
             raise ValueError(f"problem_type must be one of {PROBLEM_TYPES}, got {self.problem_type!r}")
+        if self.problem_type == "single_label_classification" and self.num_labels < 2:
+            raise ValueError(f"single_label_classification needs num_labels >= 2, got {self.num_labels}")
         if self.problem_type == "regression" and self.num_labels != 1:
             raise ValueError(f"problem_type='regression' predicts one score: num_labels must be 1, got {self.num_labels}")
         if self.metric_family not in METRIC_FAMILIES:
@@ -159,7 +207,14 @@ class MSAConfig(PreTrainedConfig):
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "MSAConfig":
-        """Config for a standard dataset layout (mosi, mosei, sims, mvsa); keyword overrides win."""
+        """Config for a standard dataset layout (mosi, mosei, sims, mvsa); keyword overrides win.
+
+        An override that is not a field of this config is refused (a typo must not train with the default)."""
+        unknown = sorted(set(overrides) - cls.field_names() - set(cls.legacy_fields))
+        if unknown:
+            hint = cls._suggest(unknown) or ("; its fields: " + ", ".join(
+                sorted(cls.field_names() - {f.name for f in dataclasses.fields(PreTrainedConfig)})))
+            raise ValueError(f"{cls.__name__} has no field(s) {unknown}{hint}")
         key = name.lower().replace("-", "_").replace("cmu_", "")
         key = {"sims_v2": "sims", "ch_sims": "sims", "mvsa_single": "mvsa"}.get(key, key)
         if key not in DATASET_PRESETS:
@@ -170,4 +225,4 @@ class MSAConfig(PreTrainedConfig):
         return cls(**values)
 
 
-__all__ = ["ALL_MODALITIES", "DATASET_PRESETS", "LINEAR_INITS", "METRIC_FAMILIES", "MSAConfig"]
+__all__ = ["ALL_MODALITIES", "BASE_CONFIG_KWARGS", "DATASET_PRESETS", "LINEAR_INITS", "METRIC_FAMILIES", "MSAConfig"]

@@ -7,10 +7,16 @@ reads `loss`.
 """
 
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import validate_repo_id
+from safetensors import SafetensorError
 from transformers import AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
@@ -63,6 +69,9 @@ class MSAPreTrainedModel(PreTrainedModel):
     main_input_name = "input_ids"
     input_modalities = ("text", "audio", "video")
     supports_gradient_checkpointing = True
+    # Our attention layers run SDPA or its explicit formula (`modules/attention.py`), as `attn_implementation` says;
+    # the text encoder follows transformers' own switch.
+    _supports_sdpa = True
     accepts_loss_kwargs = False  # our loss is a per-batch mean: let Trainer scale it for gradient accumulation
     # Where the text encoder lives inside each class (the bare model and its heads).
     text_encoder_path = "text_encoder"
@@ -87,6 +96,23 @@ class MSAPreTrainedModel(PreTrainedModel):
             return
         super()._init_weights(module)
 
+    # ---- attention implementation -----------------------------------------------------------------------------
+    def post_init(self):
+        super().post_init()
+        self._apply_attn_implementation()
+
+    def set_attn_implementation(self, attn_implementation, *args, **kwargs):
+        super().set_attn_implementation(attn_implementation, *args, **kwargs)
+        self._apply_attn_implementation()
+
+    def _apply_attn_implementation(self) -> None:
+        """Tell every hf_msa attention layer which implementation the config asks for ("eager" or "sdpa")."""
+        requested = self.config._attn_implementation
+        how = "eager" if requested == "eager" else "sdpa"
+        for module in self.modules():
+            if hasattr(module, "attn_implementation") and not isinstance(module, PreTrainedModel):
+                module.attn_implementation = how
+
     # ---- inputs -----------------------------------------------------------------------------------------------
     def prepare_inputs(
         self,
@@ -102,23 +128,34 @@ class MSAPreTrainedModel(PreTrainedModel):
         config = self.config
         if input_ids is None:
             raise ValueError("input_ids is required: text is the anchor modality of every hf_msa model")
+        input_ids = as_input_tensor(input_ids, "input_ids")
         if input_ids.ndim != 2:
             raise ValueError(f"input_ids must be [batch, text_length], got shape {tuple(input_ids.shape)}")
         batch, _ = input_ids.shape
         if batch == 0 or input_ids.shape[1] == 0:
             raise ValueError(f"input_ids is empty (shape {tuple(input_ids.shape)}): empty text cannot be encoded")
+        self.check_token_ids(input_ids, "input_ids")
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
+        attention_mask = check_mask(as_input_tensor(attention_mask, "attention_mask"), "attention_mask")
         if attention_mask.shape != input_ids.shape:
             raise ValueError(
                 f"attention_mask must have the shape of input_ids {tuple(input_ids.shape)}, "
                 f"got {tuple(attention_mask.shape)}"
             )
-        if token_type_ids is not None and token_type_ids.shape != input_ids.shape:
-            raise ValueError(
-                f"token_type_ids must have the shape of input_ids {tuple(input_ids.shape)}, "
-                f"got {tuple(token_type_ids.shape)}"
-            )
+        if token_type_ids is not None:
+            token_type_ids = as_input_tensor(token_type_ids, "token_type_ids")
+            if token_type_ids.shape != input_ids.shape:
+                raise ValueError(
+                    f"token_type_ids must have the shape of input_ids {tuple(input_ids.shape)}, "
+                    f"got {tuple(token_type_ids.shape)}"
+                )
+            types = getattr(config.text_config, "type_vocab_size", None)
+            if token_type_ids.is_floating_point() or (types is not None and (
+                    token_type_ids.min() < 0 or token_type_ids.max() >= types)):
+                raise ValueError(f"token_type_ids must be integer segment ids in [0, {types}) (the text encoder's "
+                                 f"type_vocab_size), got dtype {token_type_ids.dtype} with values in "
+                                 f"[{token_type_ids.min().item()}, {token_type_ids.max().item()}]")
         empty = ~attention_mask.bool().any(dim=1)
         if empty.any():
             raise ValueError(
@@ -136,6 +173,10 @@ class MSAPreTrainedModel(PreTrainedModel):
                     )
                 continue
             dim = getattr(config, f"{name}_dim")
+            if values is not None:
+                values = as_input_tensor(values, f"{name}_features")
+                if values.ndim == 3 and values.shape[1] == 0:  # no frames at all: the modality is missing
+                    values = mask = None
             if values is None:  # the whole modality is absent: one zero frame per sample, fully masked
                 values = torch.zeros(batch, 1, dim, device=input_ids.device)
                 mask = torch.zeros(batch, 1, dtype=torch.bool, device=input_ids.device)
@@ -152,6 +193,7 @@ class MSAPreTrainedModel(PreTrainedModel):
                 )
             if mask is None:
                 mask = torch.ones(values.shape[:2], dtype=torch.bool, device=values.device)
+            mask = check_mask(as_input_tensor(mask, f"{name}_attention_mask"), f"{name}_attention_mask")
             if tuple(mask.shape) != tuple(values.shape[:2]):
                 raise ValueError(
                     f"{name}_attention_mask must be [batch, time] = {tuple(values.shape[:2])}, got {tuple(mask.shape)}"
@@ -166,9 +208,27 @@ class MSAPreTrainedModel(PreTrainedModel):
         return ModalityInputs(input_ids, attention_mask, token_type_ids, features, masks)
 
     # ---- losses -----------------------------------------------------------------------------------------------
+    def check_token_ids(self, input_ids: torch.Tensor, name: str = "input_ids") -> None:
+        """Integer ids inside the text encoder's vocabulary and positions, or a ValueError saying which limit."""
+        text_config = self.config.text_config
+        if input_ids.is_floating_point() or input_ids.dtype == torch.bool:
+            raise ValueError(f"{name} must hold integer token ids (torch.long), got dtype {input_ids.dtype}")
+        vocab = getattr(text_config, "vocab_size", None)
+        if vocab is not None and (input_ids.min() < 0 or input_ids.max() >= vocab):
+            raise ValueError(f"{name} must be token ids in [0, {vocab}) (the text encoder's vocab_size), got values "
+                             f"in [{input_ids.min().item()}, {input_ids.max().item()}]: a tokenizer of another model?")
+        limit = text_position_limit(text_config)
+        if limit is not None and input_ids.shape[1] > limit:
+            raise ValueError(f"{name} has {input_ids.shape[1]} tokens but the text encoder "
+                             f"({text_config.model_type}) has {limit} positions: truncate the text, e.g. "
+                             f"MSAProcessor(max_text_length<={limit}) or tokenizer(..., truncation=True, max_length={limit})")
+
     def check_labels(self, labels: torch.Tensor, batch: int) -> torch.Tensor:
         """Labels as the task expects them, or a ValueError naming what is wrong."""
         config = self.config
+        labels = as_input_tensor(labels, "labels")
+        if labels.ndim == 0:
+            raise ValueError(f"labels must be [batch] values, got a scalar ({labels.item()})")
         if labels.shape[0] != batch:
             raise ValueError(f"labels has batch size {labels.shape[0]} but the inputs have {batch}")
         if config.problem_type == "regression":
@@ -223,6 +283,35 @@ class MSAPreTrainedModel(PreTrainedModel):
         store = self.__dict__.pop("_logged_loss_terms", {})
         return {name: float(total / count) for name, (total, count) in store.items()}
 
+    # ---- loading ----------------------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, refusing what would otherwise load silently wrong: a path that is no
+        folder (named as such, not as a bad repo id), a damaged weights file (named), and weights whose encoder does
+        not fit this class (e.g. another model type's weights beside this config) instead of a randomly
+        initialised model. Missing heads alone (a bare-encoder checkpoint) load with transformers' warning."""
+        require_local_folder(pretrained_model_name_or_path)
+        want_info = kwargs.pop("output_loading_info", False)
+        try:
+            model, info = super().from_pretrained(pretrained_model_name_or_path, *model_args,
+                                                  output_loading_info=True, **kwargs)
+        except SafetensorError as error:
+            raise OSError(f"{weights_files(pretrained_model_name_or_path)} in {pretrained_model_name_or_path}: "
+                          f"not a readable safetensors file ({error}); it is damaged or truncated, save or download "
+                          "it again") from None
+        prefix = cls.base_model_prefix
+        missing = list(info.get("missing_keys", []))
+        encoder_missing = [k for k in missing if k.startswith(prefix + ".")] if hasattr(model, prefix) else missing
+        if encoder_missing:
+            raise ValueError(
+                f"{pretrained_model_name_or_path}: the weights do not fit {cls.__name__} "
+                f"(config model_type {model.config.model_type!r}): {len(encoder_missing)} encoder tensors are missing "
+                f"(e.g. {encoder_missing[:3]}), {len(info.get('unexpected_keys', []))} tensors in the file are unknown "
+                f"to it. The weights belong to another model type or are incomplete; nothing is initialised at random "
+                "in their place."
+            )
+        return (model, info) if want_info else model
+
     # ---- pretrained text encoders -----------------------------------------------------------------------------
     def get_text_encoder(self) -> nn.Module:
         module = self
@@ -260,6 +349,56 @@ class MSAPreTrainedModel(PreTrainedModel):
         return model
 
 
+# Text encoders whose position ids start after the padding index (RoBERTa's scheme): pad_token_id + 1 slots unused.
+OFFSET_POSITION_MODELS = ("roberta", "xlm-roberta", "camembert", "mpnet", "longformer", "data2vec-text")
+
+
+def text_position_limit(text_config) -> int | None:
+    """How many tokens the text encoder can place (None when its positions are unbounded, e.g. relative)."""
+    positions = getattr(text_config, "max_position_embeddings", None)
+    if positions is None or getattr(text_config, "position_embedding_type", "absolute") != "absolute":
+        return None
+    if text_config.model_type in OFFSET_POSITION_MODELS:
+        positions -= (getattr(text_config, "pad_token_id", 1) or 0) + 1
+    return positions
+
+
+def as_input_tensor(value, name: str) -> torch.Tensor:
+    """A forward input as a tensor: numpy arrays are converted; anything else is refused naming the input."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold numbers, got a numpy array of dtype {value.dtype}")
+        return torch.from_numpy(value)
+    raise TypeError(f"{name} must be a torch.Tensor (or a numpy array), got {type(value).__name__}; "
+                    "the processor returns tensors with return_tensors='pt'")
+
+
+def check_mask(mask: torch.Tensor, name: str) -> torch.Tensor:
+    """A 0/1 (or bool) mask; other values are refused rather than read as 'valid'."""
+    if mask.dtype != torch.bool and mask.numel() and not ((mask == 0) | (mask == 1)).all():
+        raise ValueError(f"{name} must hold 0 (padding / missing) or 1 (valid), got values "
+                         f"{sorted({float(v) for v in mask.unique()[:5].tolist()})}")
+    return mask
+
+
+def require_local_folder(path) -> None:
+    """A string that can only be a local path (not `name` or `namespace/name`) must be an existing folder."""
+    if not isinstance(path, (str, os.PathLike)) or Path(path).is_dir():
+        return
+    text = str(path)
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        raise OSError(f"model folder {text!r} does not exist (and is not a Hub repo id)") from None
+
+
+def weights_files(path) -> str:
+    found = sorted(p.name for p in Path(path).glob("*.safetensors")) if Path(str(path)).is_dir() else []
+    return ", ".join(found) or "the weights file"
+
+
 def build_text_encoder(text_config) -> nn.Module:
     """The bare text encoder of a sub-config, without its pooler (every method pools on its own)."""
     try:
@@ -268,4 +407,5 @@ def build_text_encoder(text_config) -> nn.Module:
         return AutoModel.from_config(text_config)
 
 
-__all__ = ["MSAModelOutput", "MSAPreTrainedModel", "ModalityInputs", "build_text_encoder"]
+__all__ = ["MSAModelOutput", "MSAPreTrainedModel", "ModalityInputs", "as_input_tensor", "build_text_encoder",
+           "check_mask", "text_position_limit"]

@@ -5,6 +5,8 @@ Nothing here replaces the Trainer: the model's `forward` holds the whole objecti
 optimizer, the arguments and the callbacks a faithful MSA run needs.
 """
 
+import dataclasses
+import difflib
 import functools
 import json
 import math
@@ -189,6 +191,15 @@ class TrainSettings:
     # Which named recipe these settings come from ("default", or a model's "official"); recorded in reports.
     recipe: str = "default"
     disable_tqdm: bool = False
+    # Passed to TrainingArguments as named there (also reachable through `extra_args`):
+    report_to: str | list[str] = "none"
+    save_total_limit: int | None = 1
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    # Passed to `Trainer.train`: True = the last checkpoint in `output_dir`, or a checkpoint folder.
+    resume_from_checkpoint: str | bool | None = None
+    # Any other TrainingArguments field (e.g. {"fp16": True, "dataloader_num_workers": 2}); it wins over the values
+    # set here, except the few the MSA wiring needs (remove_unused_columns, label_names), which are refused.
     extra_args: dict = field(default_factory=dict)
 
 
@@ -233,6 +244,24 @@ class RunResult:
     log_history: list
 
 
+# TrainingArguments the MSA wiring cannot work without: the collator reads raw columns and the models take `labels`.
+FIXED_TRAINING_ARGS = {"remove_unused_columns": False, "label_names": ["labels"]}
+
+
+def check_extra_args(extra_args: dict) -> None:
+    """Every key a TrainingArguments field, and none of the fixed ones changed; else a ValueError naming the key."""
+    known = {f.name for f in dataclasses.fields(TrainingArguments)}
+    unknown = sorted(set(extra_args) - known)
+    if unknown:
+        hints = {k: difflib.get_close_matches(k, sorted(known), n=1) for k in unknown}
+        raise ValueError(f"extra_args: {unknown} are not TrainingArguments fields"
+                         + "".join(f"; {k!r} -> {m[0]!r}?" for k, m in hints.items() if m))
+    for key, needed in FIXED_TRAINING_ARGS.items():
+        if key in extra_args and extra_args[key] != needed:
+            raise ValueError(f"extra_args: {key}={extra_args[key]!r} would break the MSA collator / labels; "
+                             f"hf_msa needs {key}={needed!r}")
+
+
 def greater_is_better(metric: str) -> bool:
     if metric in GREATER_IS_BETTER:
         return GREATER_IS_BETTER[metric]
@@ -253,7 +282,8 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
                          f"{settings.lr_schedule!r} / {settings.schedule_unit!r}")
     if not 0.0 <= settings.warmup_fraction < 1.0:
         raise ValueError(f"warmup_fraction must be in [0, 1), got {settings.warmup_fraction}")
-    args = TrainingArguments(
+    check_extra_args(settings.extra_args)
+    values = dict(
         output_dir=settings.output_dir,
         num_train_epochs=settings.num_train_epochs,
         per_device_train_batch_size=settings.per_device_train_batch_size,
@@ -268,18 +298,26 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
         load_best_model_at_end=True,
         metric_for_best_model=metric,
         greater_is_better=greater_is_better(metric),
-        save_total_limit=1,
+        save_total_limit=settings.save_total_limit,
         remove_unused_columns=False,  # the collator reads raw text/audio/vision columns
         label_names=["labels"],
         seed=settings.seed,
         data_seed=settings.seed,
         disable_tqdm=settings.disable_tqdm,
-        report_to="none",
+        report_to=settings.report_to,
+        bf16=settings.bf16,
+        activation_checkpointing=settings.gradient_checkpointing,  # TrainingArguments.gradient_checkpointing, renamed
+        # Under DDP some parameters get no gradient in some steps (DIB's unimodal head of an absent modality,
+        # LNLN's discriminator and reconstructors without the uncorrupted inputs). The Trainer turns DDP's unused-
+        # parameter search off when gradient checkpointing is on, which then fails; non-reentrant checkpointing
+        # (transformers' default) works with the search on, so it stays on.
+        ddp_find_unused_parameters=True,
         dataloader_pin_memory=torch.cuda.is_available(),
         warmup_steps=settings.warmup_fraction if settings.lr_schedule == "linear" else 0,
         lr_scheduler_type="constant" if settings.lr_schedule == "constant" else "linear",
-        **settings.extra_args,
     )
+    values.update(settings.extra_args)
+    args = TrainingArguments(**values)
     callbacks = [LossTermsCallback()]
     if settings.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
@@ -323,7 +361,7 @@ def train_and_evaluate(model, processor, dataset, settings: TrainSettings, valid
         if test_split is not None and test_split in dataset:
             splits["test"] = dataset[test_split]
         trainer.add_callback(CorruptedEvaluationCallback(processor, splits, family, settings.corrupted_evaluation_rate))
-    trainer.train()
+    trainer.train(resume_from_checkpoint=settings.resume_from_checkpoint)
     validation = _strip(trainer.evaluate(dataset[validation_split], metric_key_prefix="validation"), "validation")
     test = {}
     if test_split is not None and test_split in dataset:
@@ -360,6 +398,9 @@ def run_seeds(build_model, processor, dataset, settings: TrainSettings, seeds: l
     the mean ± std of the test (and validation) metrics."""
     from transformers import set_seed
 
+    if isinstance(settings.resume_from_checkpoint, str) and len(seeds) > 1:
+        raise ValueError("resume_from_checkpoint names one checkpoint folder but several seeds were asked for: give "
+                         "True (each seed resumes from the last checkpoint in its own seed-<n> folder) or one seed")
     runs = []
     base_dir = Path(settings.output_dir)
     for seed in seeds:
@@ -391,6 +432,7 @@ __all__ = [
     "TrainSettings",
     "build_optimizer",
     "build_trainer",
+    "check_extra_args",
     "format_summary",
     "greater_is_better",
     "paper_source_metric",

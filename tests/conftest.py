@@ -44,6 +44,14 @@ def processor(tokenizer):
     return MSAProcessor(MSAFeatureExtractor.from_model_config(config), tokenizer, max_text_length=24)
 
 
+def processor_for(config) -> MSAProcessor:
+    """A processor whose dims and lengths match `config`, with MiniLM's real tokenizer."""
+    from transformers import AutoTokenizer
+
+    return MSAProcessor(MSAFeatureExtractor.from_model_config(config), AutoTokenizer.from_pretrained(minilm_path()),
+                        max_text_length=config.text_max_length)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

@@ -139,6 +139,7 @@ def test_official_recipe_from_the_cli_then_a_seed_group_robustness_run(tmp_path,
     result = json.loads((report_dir / "robustness.json").read_text())["models"]["LNLN"]
     assert result["averaged_over"] == "2 models (seed-1111/best, seed-1112/best) at mask seed 1111"
     assert "mean over 2 models" in capsys.readouterr().out
-    with pytest.raises(SystemExit, match="no recipe 'paper'"):
+    with pytest.raises(SystemExit) as raised:
         main(["train", "--model", "lnln", "--recipe", "paper", "--data", "synthetic", "--text-encoder", "tiny",
               "--max-samples", "8", "--output-dir", str(tmp_path / "x")])
+    assert raised.value.code == 2 and "no recipe 'paper'" in capsys.readouterr().err

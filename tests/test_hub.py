@@ -69,7 +69,7 @@ def test_dib_card_is_rendered_from_the_information_benchmark(tmp_path):
         main(["card", "--results", str(path), "--output", str(output), "--result-key", "ablation.lambda=9"])
 
 
-def test_lnln_card_renders_the_robustness_section_from_a_report(tmp_path, processor):
+def test_lnln_card_renders_the_robustness_section_from_a_report(tmp_path, processor, capsys):
     from hf_msa import LnlnForSentimentAnalysis
     from hf_msa.data import load_synthetic_mosi
     from hf_msa.robustness import RobustnessSettings, run_robustness
@@ -114,5 +114,7 @@ def test_lnln_card_renders_the_robustness_section_from_a_report(tmp_path, proces
     assert "## Training recipes, measured" in text
     assert "| official | AdamW 0.0001 on all, wd 0.0001 on all | 64 | warmup_cosine (0.1 warm-up, per step) |" in text
     assert "| 0.8500 ± 0.0500 |" in text and "1.1000 ± 0.1000" in text
-    with pytest.raises(SystemExit, match="NAME=PATH"):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as raised:
         main(["card", "--results", str(path), "--output", str(output), "--extra-results", "recipes"])
+    assert raised.value.code == 2 and "NAME=PATH" in capsys.readouterr().err

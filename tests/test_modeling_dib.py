@@ -73,7 +73,7 @@ def test_save_and_auto_model_reload_give_identical_predictions(tmp_path):
     for auto_class in (AutoModel, AutoModelForSequenceClassification):
         reloaded = auto_class.from_pretrained(tmp_path).eval()
         assert type(reloaded) is DibForSentimentAnalysis
-        assert torch.equal(reloaded(**batch).logits, expected)
+        torch.testing.assert_close(reloaded(**batch).logits, expected, atol=1e-6, rtol=1e-6)  # a lost weight moves it far more
     encoder = DibModel.from_pretrained(tmp_path).eval()  # the headless encoder from a full checkpoint
     torch.testing.assert_close(encoder(**batch).latent, model.dib(**batch).latent)
 

@@ -1,6 +1,7 @@
 """Readers, the loader, the collator and the embedded synthetic data."""
 
 from .catalog import DATASETS, dataset_spec
+from .checks import DataWarning
 from .collator import MSADataCollator, RandomMissingCollator, mark_for_augmentation, training_collator
 from .export import export_dataset
 from .label_csv import read_label_csv
@@ -10,6 +11,7 @@ from .synthetic import load_synthetic_mosi, synthetic_mmsa_pickle, write_mmsa_pi
 
 __all__ = [
     "DATASETS",
+    "DataWarning",
     "MSADataCollator",
     "RandomMissingCollator",
     "mark_for_augmentation",

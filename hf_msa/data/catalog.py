@@ -31,6 +31,14 @@ class DatasetSpec:
     default_config: str = ""
     unimodal_labels: bool = False  # SIMS carries label_T / label_A / label_V
 
+    @property
+    def label_range(self) -> tuple[float, float] | None:
+        """The model preset's label range: the readers refuse a label a model of this dataset is not trained for."""
+        from ..configuration_utils import DATASET_PRESETS  # lazily: the config module must not import data/
+
+        values = DATASET_PRESETS[self.preset].get("label_range")
+        return (float(values[0]), float(values[1])) if values else None
+
 
 def _pickle(name, files, audio_dim, vision_dim, description):
     return ConfigSpec(name, "mmsa_pickle", files, description, audio_dim, vision_dim)

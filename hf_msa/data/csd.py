@@ -12,6 +12,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from .checks import in_range, range_text
+
 
 def _open(path: str | Path) -> tuple[Path, h5py.File]:
     path = Path(path)
@@ -71,11 +73,13 @@ def read_csd_metadata(path: str | Path) -> dict[str, str]:
         return out
 
 
-def read_csd(path: str | Path) -> list[dict]:
+def read_csd(path: str | Path, label_range: tuple[float, float] | None = None) -> list[dict]:
     """One row per segment, ordered by video id then segment: id, video_id, clip_id, label, start, end.
 
     `label` is `features[k-1, 0]` (label files have exactly one feature dimension; others are refused) and
-    `start`/`end` are the segment's interval in seconds.
+    `start`/`end` are the segment's interval in seconds. Refused, naming the video, segment and id: a label that is
+    not a number, not finite or outside `label_range`, and an interval that is not finite or ends before it starts
+    (a zero-length one is kept: the real MOSI file has one).
     """
     path, handle = _open(path)
     with handle:
@@ -91,6 +95,10 @@ def read_csd(path: str | Path) -> list[dict]:
                 raise ValueError(f"{path}: video {video_id!r} lacks {missing}")
             features = np.asarray(video["features"][()])
             intervals = np.asarray(video["intervals"][()])
+            for name, values in (("features", features), ("intervals", intervals)):
+                if values.dtype == bool or not (np.issubdtype(values.dtype, np.integer)
+                                                or np.issubdtype(values.dtype, np.floating)):
+                    raise ValueError(f"{path}: video {video_id!r}: {name} must hold numbers, got dtype {values.dtype}")
             if features.ndim != 2 or features.shape[1] != 1:
                 raise ValueError(f"{path}: video {video_id!r}: a label sequence has features of shape (segments, 1), "
                                  f"got {features.shape}; this reader reads label .csd files, not feature ones")
@@ -101,11 +109,18 @@ def read_csd(path: str | Path) -> list[dict]:
                 raise ValueError(f"{path}: video {video_id!r}: features has {len(features)} segments but "
                                  f"intervals has {len(intervals)}")
             for k in range(1, len(features) + 1):
+                where = f"{path}: video {video_id!r} segment {k} (id '{video_id}_{k}')"
                 label = float(features[k - 1, 0])
                 if not math.isfinite(label):
-                    raise ValueError(f"{path}: video {video_id!r} segment {k}: label is not finite ({label})")
+                    raise ValueError(f"{where}: label is not finite ({label})")
+                if not in_range(label, label_range):
+                    raise ValueError(f"{where}: label {label:g} is outside the dataset's label range "
+                                     f"{range_text(label_range)}")
+                start, end = float(intervals[k - 1, 0]), float(intervals[k - 1, 1])
+                if not (math.isfinite(start) and math.isfinite(end)) or end < start:
+                    raise ValueError(f"{where}: intervals must be finite with start <= end, got [{start}, {end}]")
                 rows.append({"id": f"{video_id}_{k}", "video_id": video_id, "clip_id": str(k), "label": label,
-                             "start": float(intervals[k - 1, 0]), "end": float(intervals[k - 1, 1])})
+                             "start": start, "end": end})
         return rows
 
 

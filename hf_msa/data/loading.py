@@ -3,7 +3,10 @@
 Splits are train / validation / test (the CMU-SDK label file, which has no split, gives one split "all" unless a
 label.csv beside it says which video belongs where). Feature sequences are `Array2D(shape=(None, D))` with padding
 stripped and their lengths kept; the result is written once to an Arrow cache keyed by the source file's path, size
-and modification time, and memory-mapped from there on (a changed file is read again).
+and modification time and, for files below `HASH_LIMIT` (64 MiB: every label file, JSON split and small pickle), a
+hash of its bytes, so a rewrite that keeps size and mtime is noticed too; bigger files (feature pickles of hundreds
+of MiB, read in full on every load otherwise) stay keyed on size and mtime. The readers check every row when the
+cache is built (labels in the dataset's range, unique ids, transcripts, lengths), so a bad file fails here.
 """
 
 import hashlib
@@ -21,7 +24,8 @@ from .mmsa_pickle import mmsa_rows, read_mmsa_pickle
 from .mvsa import read_mvsa_clmlf, read_mvsa_original
 
 logger = logging.get_logger(__name__)
-READER_VERSION = "1"  # bump when a reader's output changes, so caches are rebuilt
+READER_VERSION = "2"  # bump when a reader's output changes, so caches are rebuilt
+HASH_LIMIT = 64 * 2**20  # bytes; smaller source files are keyed on their content as well as size and mtime
 
 
 def _locate(data_dir: Path, config: ConfigSpec, dataset: str) -> Path:
@@ -45,6 +49,10 @@ def _fingerprint(path: Path, *parts) -> str:
         if file.is_file():
             stat = file.stat()
             digest.update(f"{file}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+            if stat.st_size < HASH_LIMIT:
+                with file.open("rb") as handle:  # (hashlib.file_digest needs Python 3.11)
+                    for chunk in iter(lambda: handle.read(1 << 20), b""):
+                        digest.update(chunk)
     digest.update(repr(parts).encode())
     return digest.hexdigest()[:32]
 
@@ -88,7 +96,7 @@ def _build(rows_by_split: dict, features: Features, path: Path, fingerprint: str
 
 
 def _pickle_source(path, spec, config, include_text_features):
-    splits = read_mmsa_pickle(path)
+    splits = read_mmsa_pickle(path, spec.label_range, for_training=True)
     for split in splits.values():
         for modality, count in split.non_finite.items():
             logger.warning(f"{path}: split {split.name}: {count} non-finite {modality} values replaced by 0")
@@ -97,21 +105,33 @@ def _pickle_source(path, spec, config, include_text_features):
             if expected and expected != found:
                 logger.warning(f"{path}: {modality} frames have {found} dims where the MMSA {spec.pretty_name} "
                                f"release has {expected}; keeping the file's {found}")
+    for name in [name for name, split in splits.items() if split.size == 0]:
+        logger.warning(f"{path}: no rows for split {name!r}; the DatasetDict has no {name!r} split")
+        del splits[name]
+    if not splits:
+        raise ValueError(f"{path}: every split is empty")
     first = next(iter(splits.values()))
     features = _features_from_row(next(mmsa_rows(first, path, include_text_features)))
     rows = {name: (lambda s=s: mmsa_rows(s, path, include_text_features)) for name, s in splits.items()}
     return rows, features
 
 
-def _csd_source(path):
-    rows = read_csd(path)
+def _csd_source(path, spec):
+    rows = read_csd(path, spec.label_range)
     features = Features({"id": Value("string"), "video_id": Value("string"), "clip_id": Value("string"),
                          "label": Value("float32"), "start": Value("float32"), "end": Value("float32")})
     rows = [{k: row[k] for k in features} for row in rows]
     beside = path.parent / "label.csv"
     if beside.is_file():  # the standard folds, by video, from the label.csv of the same dataset
-        folds, _ = label_csv_rows(beside, require_text=False)
-        video_split = {row["video_id"]: split for split, split_rows in folds.items() for row in split_rows}
+        folds, _ = label_csv_rows(beside, require_text=False, label_range=spec.label_range)
+        video_split, example = {}, {}
+        for split, split_rows in folds.items():
+            for row in split_rows:
+                other = video_split.setdefault(row["video_id"], split)
+                if other != split:  # folds are by video: a video in two of them leaves its .csd segments no fold
+                    raise ValueError(f"{beside}: video {row['video_id']!r} is in split {other!r} (clip "
+                                     f"{example[row['video_id']]!r}) and in split {split!r} (clip {row['id']!r})")
+                example.setdefault(row["video_id"], row["id"])
         unknown = sorted({r["video_id"] for r in rows} - set(video_split))
         if unknown:
             raise ValueError(f"{path}: videos {unknown[:5]} have no split in {beside}")
@@ -150,9 +170,9 @@ def _read(spec, config, path, include_text_features):
     if config.reader == "mmsa_pickle":
         return _pickle_source(path, spec, config, include_text_features)
     if config.reader == "label_csv":
-        return label_csv_rows(path, require_text=config.name.endswith("transcripts"))
+        return label_csv_rows(path, require_text=config.name.endswith("transcripts"), label_range=spec.label_range)
     if config.reader == "csd":
-        return _csd_source(path)
+        return _csd_source(path, spec)
     return _mvsa_source(path, config)
 
 

@@ -3,29 +3,38 @@
 Label ids follow `MVSA_LABELS`: 0 positive, 1 neutral, 2 negative (CLMLF's ids, inferred from its class counts).
 The original release labels text and image separately; `clean_pair` turns the pair into one label by the rule of
 Xu & Mao (2017) that every MVSA paper applies, which turns 4,869 pairs into the 4,511 of the usual benchmark.
+Both readers refuse, naming the file, the row and the id: a label file that is not UTF-8, an id given twice (CLMLF:
+in any of the three files), and an empty tweet (MSAProcessor refuses an empty text).
 """
 
 import json
 import math
 import random
+import warnings
 from pathlib import Path
 
 from .catalog import MVSA_LABELS
+from .checks import DataWarning, is_empty_text, read_utf8
 
 CLMLF_FILES = {"train": "train.json", "validation": "dev.json", "test": "test.json"}
 LABEL_FILE = "labelResultAll.txt"
 
 
 def read_mvsa_clmlf(folder: str | Path) -> dict[str, list[dict]]:
-    """CLMLF's `train/dev/test.json` as splits train / validation / test of rows {id, text, label}."""
+    """CLMLF's `train/dev/test.json` as splits train / validation / test of rows {id, text, label}.
+
+    Ids are strings or whole numbers (kept as text); an id in two places (one file or two) is refused, since a tweet
+    in two splits would leak between training and test.
+    """
     folder = Path(folder)
     splits: dict[str, list[dict]] = {}
+    seen: dict[str, tuple[str, int]] = {}
     for split, name in CLMLF_FILES.items():
         path = folder / name
         if not path.is_file():
             raise FileNotFoundError(f"MVSA-Single (CLMLF) split file {name} not found in {folder}")
         try:
-            items = json.loads(path.read_text(encoding="utf-8"))
+            items = json.loads(read_utf8(path))
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}: not valid JSON ({error})") from None
         if not isinstance(items, list):
@@ -37,6 +46,15 @@ def read_mvsa_clmlf(folder: str | Path) -> dict[str, list[dict]]:
             for key in ("id", "text", "emotion_label"):
                 if key not in item:
                     raise ValueError(f"{path}: row {index} has no {key!r} key")
+            item_id = item["id"]
+            if isinstance(item_id, bool) or not isinstance(item_id, (str, int)) or not str(item_id).strip():
+                raise ValueError(f"{path}: row {index}: id must be a non-empty string or a whole number, "
+                                 f"got {item_id!r}")
+            item_id = str(item_id)
+            if item_id in seen:
+                raise ValueError(f"{path}: row {index}: id {item_id!r} is a duplicate: already row {seen[item_id][1]} "
+                                 f"of {seen[item_id][0]}")
+            seen[item_id] = (name, index)
             label = item["emotion_label"]
             # bool is an int subclass; true/false is never a class id.
             if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(MVSA_LABELS):
@@ -45,7 +63,10 @@ def read_mvsa_clmlf(folder: str | Path) -> dict[str, list[dict]]:
             if not isinstance(item["text"], str):
                 raise ValueError(f"{path}: row {index} (id {item['id']!r}): text must be a string, "
                                  f"got {type(item['text']).__name__}")
-            rows.append({"id": str(item["id"]), "text": item["text"], "label": label})
+            if is_empty_text(item["text"]):
+                raise ValueError(f"{path}: row {index} (id {item['id']!r}): text is empty; every tweet needs its text "
+                                 "(MSAProcessor refuses an empty one)")
+            rows.append({"id": item_id, "text": item["text"], "label": label})
         splits[split] = rows
     return splits
 
@@ -89,7 +110,7 @@ def _id_key(item_id: str):
 def _read_label_file(path: Path) -> list[tuple[str, str, str]]:
     """(id, text_label, image_label) per line; the header `ID<TAB>text,image` and blank lines are skipped."""
     pairs, seen = [], {}
-    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    text = read_utf8(path)
     for line_number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line:
@@ -124,7 +145,8 @@ def read_mvsa_original(folder: str | Path, require_images: bool, split_seed: int
     Rows: id, text, label (int), text_label, image_label, image (absolute path, or None when images are not
     required and `<id>.jpg` is absent). Pairs with a positive/negative conflict are dropped (see `MVSASplits`);
     only kept pairs need their files. The raw tweets are not all valid UTF-8, so they are decoded with
-    errors="replace" and stripped of surrounding whitespace.
+    errors="replace" (a `DataWarning` counts them) and stripped of surrounding whitespace; a tweet left empty is
+    refused. The label file must be UTF-8.
 
     The release has no split, so the kept ids are sorted, shuffled with `random.Random(split_seed)` and cut in
     train / validation / test order (sizes: validation and test rounded half up, train the rest; 4,511 ids give
@@ -138,7 +160,7 @@ def read_mvsa_original(folder: str | Path, require_images: bool, split_seed: int
         raise FileNotFoundError(f"MVSA-Single {LABEL_FILE} not found in {folder}")
     if not data.is_dir():
         raise FileNotFoundError(f"MVSA-Single data/ folder (with <id>.txt and <id>.jpg) not found in {folder}")
-    rows, dropped = [], []
+    rows, dropped, replaced = [], [], []
     for item_id, text_label, image_label in _read_label_file(label_path):
         label = clean_pair(text_label, image_label)
         if label is None:
@@ -150,9 +172,18 @@ def read_mvsa_original(folder: str | Path, require_images: bool, split_seed: int
         image = str(image_path.resolve()) if image_path.is_file() else None
         if image is None and require_images:
             raise FileNotFoundError(f"MVSA-Single image {item_id}.jpg (id {item_id!r}) not found in {data}")
-        text = text_path.read_text(encoding="utf-8", errors="replace").strip()
+        raw = text_path.read_bytes()
+        text = raw.decode("utf-8", errors="replace").strip()
+        if "\ufffd" in text and "\ufffd".encode() not in raw:  # a replacement the decoder made, not one in the file
+            replaced.append(item_id)
+        if not text:
+            raise ValueError(f"{text_path}: tweet of id {item_id!r} is empty; every tweet needs its text "
+                             "(MSAProcessor refuses an empty one)")
         rows.append({"id": item_id, "text": text, "label": MVSA_LABELS.index(label), "text_label": text_label,
                      "image_label": image_label, "image": image})
+    if replaced:
+        warnings.warn(f"{data}: {len(replaced)} tweets are not valid UTF-8 (first: {replaced[0]}.txt); their "
+                      "undecodable bytes became U+FFFD", DataWarning, stacklevel=2)
     rows.sort(key=lambda row: _id_key(row["id"]))
     order = list(range(len(rows)))
     random.Random(split_seed).shuffle(order)

@@ -1,5 +1,6 @@
 """Small reusable layers, one idea per file; methods import them, never each other."""
 
+from .attention import ATTENTION_IMPLEMENTATIONS, attend
 from .bottleneck_fusion import AttentionBottleneckFusion
 from .gradient_reversal import GradientReversal, reverse_gradient
 from .hyper_modality import HyperModalityLayer
@@ -24,6 +25,7 @@ from .token_transformer import (
 from .variational_bottleneck import VariationalBottleneck
 
 __all__ = [
+    "ATTENTION_IMPLEMENTATIONS",
     "AttentionBottleneckFusion",
     "CrossTokenTransformer",
     "GradientReversal",
@@ -38,6 +40,7 @@ __all__ = [
     "SequenceEncoder",
     "SequenceEncoderLayer",
     "VariationalBottleneck",
+    "attend",
     "gaussian_gram",
     "hadamard_joint",
     "knn_bandwidth",

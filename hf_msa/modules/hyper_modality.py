@@ -9,6 +9,8 @@ adds the residual after the norm and has no feed-forward).
 import torch
 from torch import nn
 
+from .attention import attend
+
 
 class HyperModalityLayer(nn.Module):
     def __init__(self, dim: int, heads: int = 8, dropout: float = 0.0):
@@ -16,6 +18,7 @@ class HyperModalityLayer(nn.Module):
         if dim % heads:
             raise ValueError(f"dim ({dim}) must be divisible by heads ({heads})")
         self.heads, self.head_dim, self.dropout = heads, dim // heads, dropout
+        self.attn_implementation = "sdpa"  # set by the model from config._attn_implementation
         self.norm_language, self.norm_audio, self.norm_vision, self.norm_hyper = (nn.LayerNorm(dim) for _ in range(4))
         self.q_proj = nn.Linear(dim, dim, bias=False)
         self.audio_k_proj = nn.Linear(dim, dim, bias=False)
@@ -33,10 +36,10 @@ class HyperModalityLayer(nn.Module):
         vision, hyper = self.norm_vision(vision), self.norm_hyper(hyper)
         q = self._split(self.q_proj(language))
         dropout = self.dropout if self.training else 0.0
-        read = nn.functional.scaled_dot_product_attention(
-            q, self._split(self.audio_k_proj(audio)), self._split(self.audio_v_proj(audio)), dropout_p=dropout)
-        read = read + nn.functional.scaled_dot_product_attention(
-            q, self._split(self.vision_k_proj(vision)), self._split(self.vision_v_proj(vision)), dropout_p=dropout)
+        how = self.attn_implementation
+        read = attend(q, self._split(self.audio_k_proj(audio)), self._split(self.audio_v_proj(audio)), None, dropout, how)
+        read = read + attend(q, self._split(self.vision_k_proj(vision)), self._split(self.vision_v_proj(vision)), None,
+                             dropout, how)
         read = read.transpose(1, 2).reshape(language.shape[0], language.shape[1], -1)
         return hyper + self.out_proj(read)
 

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from transformers.modeling_layers import GradientCheckpointingLayer
 
+from .attention import attend
+
 
 def sinusoidal_positions(length: int, dim: int, device=None, dtype=None) -> torch.Tensor:
     """[length, dim] fairseq/MulT sinusoidal table (sin half, cos half), computed on the fly (no buffer)."""
@@ -32,6 +34,7 @@ class SequenceEncoderLayer(GradientCheckpointingLayer):
         if hidden_size % num_heads:
             raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})")
         self.num_heads = num_heads
+        self.attn_implementation = "sdpa"  # set by the model from config._attn_implementation
         self.attn_norm = nn.LayerNorm(hidden_size)
         self.qkv = nn.Linear(hidden_size, 3 * hidden_size)
         self.out = nn.Linear(hidden_size, hidden_size)
@@ -45,10 +48,8 @@ class SequenceEncoderLayer(GradientCheckpointingLayer):
         qkv = self.qkv(self.attn_norm(hidden))
         # [B, T, 3d] -> 3 x [B, h, T, d/h]
         q, k, v = qkv.view(batch, length, 3, self.num_heads, width // self.num_heads).permute(2, 0, 3, 1, 4)
-        attn = nn.functional.scaled_dot_product_attention(
-            q, k, v, attn_mask=key_mask[:, None, None, :],
-            dropout_p=self.attn_dropout if self.training else 0.0,
-        )
+        attn = attend(q, k, v, key_mask[:, None, None, :], self.attn_dropout if self.training else 0.0,
+                      self.attn_implementation)
         attn = attn.transpose(1, 2).reshape(batch, length, width)
         hidden = hidden + nn.functional.dropout(self.out(attn), self.res_dropout, self.training)
         ffn = nn.functional.dropout(torch.relu(self.fc1(self.ffn_norm(hidden))), self.relu_dropout, self.training)

@@ -4,7 +4,7 @@ Each attention normalises query, key and value with three separate LayerNorms (e
 them without bias to `heads * head_dim` (8 x 64 = 512 by default, then back to the model width), and adds the result
 to the residual; the feed-forward is LayerNorm -> Linear -> GELU -> Linear, also residual. A `TokenTransformer` can
 prepend learned "extra" tokens and adds learned positional embeddings; its first tokens summarise a sequence.
-Attention runs through `scaled_dot_product_attention`; an optional key mask keeps padding out (the LNLN reference
+Attention runs through `attention.attend` (SDPA or the explicit formula); an optional key mask keeps padding out (the LNLN reference
 attends to padding, so its default passes none).
 """
 
@@ -12,12 +12,15 @@ import torch
 from torch import nn
 from transformers.modeling_layers import GradientCheckpointingLayer
 
+from .attention import attend
+
 
 class PreNormAttention(nn.Module):
     def __init__(self, dim: int, heads: int = 8, head_dim: int = 64, dropout: float = 0.0):
         super().__init__()
         inner = heads * head_dim
         self.heads, self.head_dim, self.dropout = heads, head_dim, dropout
+        self.attn_implementation = "sdpa"  # set by the model from config._attn_implementation
         self.norm_q, self.norm_k, self.norm_v = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.q_proj = nn.Linear(dim, inner, bias=False)
         self.k_proj = nn.Linear(dim, inner, bias=False)
@@ -33,8 +36,7 @@ class PreNormAttention(nn.Module):
         k = self._split(self.k_proj(self.norm_k(key)))
         v = self._split(self.v_proj(self.norm_v(value)))
         mask = None if key_mask is None else key_mask[:, None, None, :].bool()
-        attended = nn.functional.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
+        attended = attend(q, k, v, mask, self.dropout if self.training else 0.0, self.attn_implementation)
         attended = attended.transpose(1, 2).reshape(query.shape[0], query.shape[1], -1)
         return self.out_proj(attended)
 

@@ -75,7 +75,11 @@ class MSAFeatureExtractor(FeatureExtractionMixin):
         dim = getattr(self, f"{modality}_dim")
         if sequence is None:
             return np.zeros((0, dim), dtype=np.float32)
-        frames = np.asarray(sequence, dtype=np.float32)
+        try:
+            frames = np.asarray(sequence, dtype=np.float32)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{modality}[{index}] must be numbers shaped [time, {modality}_dim={dim}], got "
+                             f"{type(sequence).__name__} that is not ({error})") from None
         if frames.size == 0:
             return np.zeros((0, dim), dtype=np.float32)
         if frames.ndim != 2 or frames.shape[1] != dim:

@@ -1,7 +1,11 @@
 """MSAProcessor = a text tokenizer + MSAFeatureExtractor, returning exactly the inputs every hf_msa model takes."""
 
+import numpy as np
 from transformers import BatchFeature
 from transformers.processing_utils import ProcessorMixin
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
 
 
 class MSAProcessor(ProcessorMixin):
@@ -22,17 +26,29 @@ class MSAProcessor(ProcessorMixin):
                  **kwargs) -> BatchFeature:
         if text is None:
             raise ValueError("text is required: every hf_msa model reads the transcript")
+        if not isinstance(text, (str, list, tuple)):
+            raise TypeError(f"text must be a string or a list of strings, got {type(text).__name__}")
         texts = [text] if isinstance(text, str) else list(text)
+        if not texts:
+            raise ValueError("text is an empty list: give at least one transcript")
         empty = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
         if empty:
             raise ValueError(f"text[{empty[0]}] is empty or not a string ({len(empty)} such samples): "
                              "give a transcript for every sample")
         for name, values in (("audio", audio), ("vision", vision)):
+            if values is not None and not isinstance(values, (list, tuple, np.ndarray)):
+                raise TypeError(f"{name} must be a list of [time, dim] arrays (one per text), got {type(values).__name__}")
             if values is not None and len(values) != len(texts):
                 raise ValueError(f"{name} has {len(values)} samples but text has {len(texts)}")
         text_padding = "max_length" if padding == "max_length" else "longest"
         data = dict(self.tokenizer(texts, padding=text_padding, truncation=truncation,
                                    max_length=self.max_text_length))
+        if truncation:
+            lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
+            cut = sum(length > self.max_text_length for length in lengths)
+            if cut:
+                logger.warning_once(f"text: transcripts longer than max_text_length={self.max_text_length} tokens are "
+                                    f"cut to it ({cut} in this batch, the longest {max(lengths)} tokens)")
         data.update(self.feature_extractor(audio=audio, vision=vision, batch_size=len(texts), padding=padding,
                                            truncation=truncation))
         return BatchFeature(data=data, tensor_type=return_tensors)

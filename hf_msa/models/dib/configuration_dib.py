@@ -64,6 +64,7 @@ class DibConfig(MSAConfig):
     """
 
     model_type = "dib"
+    legacy_fields = tuple(f"lrib_sigma_{stream}" for stream in LRIB_STREAMS)  # migrated in __post_init__
     # SIMS uses the same width; presets only change the shared data fields.
     method_presets = {}
 
@@ -126,6 +127,13 @@ class DibConfig(MSAConfig):
     def check_msa_fields(self):
         super().check_msa_fields()
         from ...modules import EIGEN_SOLVERS, POOLING_MODES
+
+        self.check_field_ranges(
+            positive=("hidden_size", "num_attention_heads", "num_encoder_layers", "vib_hidden_size", "num_latents",
+                      "fusion_iterations", "lrib_alpha", "lrib_rank", "lrib_knn"),
+            unit_interval=("attn_dropout", "relu_dropout", "res_dropout", "embed_dropout"),
+            non_negative=("unimodal_loss_weight", "lrib_weight"),
+        )
 
         choices = {
             "lrib_mi_mode": LRIB_MI_MODES,

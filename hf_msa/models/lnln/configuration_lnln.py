@@ -62,6 +62,14 @@ class LnlnConfig(MSAConfig):
 
     def check_msa_fields(self):
         super().check_msa_fields()
+        self.check_field_ranges(
+            positive=("hidden_size", "num_tokens", "num_attention_heads", "attention_head_dim", "mlp_dim",
+                      "embedding_depth", "proxy_depth", "completeness_depth", "reconstructor_depth",
+                      "language_encoder_depth", "fusion_depth", "discriminator_hidden_size", "completeness_hidden_size"),
+            unit_interval=("dropout",),
+            # (gradient_reversal_scale may be negative: -1 undoes the reversal, an ablation)
+            non_negative=("completeness_weight", "adversarial_weight", "reconstruction_weight", "sentiment_weight"),
+        )
         if self.modalities != ["text", "audio", "vision"]:
             raise ValueError(f"LNLN needs all three modalities (text, audio, vision), got modalities={self.modalities}")
         if self.problem_type != "regression":
