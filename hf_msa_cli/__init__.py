@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--dataset-config", default="transcripts")
     card.add_argument("--base-model", default="sentence-transformers/all-MiniLM-L6-v2")
     card.add_argument("--note", default="Numbers below are read from the results file named under Source.")
-    card.add_argument("--result-key", default="ablation.lambda=1e-05 fixed",
+    card.add_argument("--result-key", default="ablation.lambda=1e-05 fixed, unimodal heads off",
                       help="which entry of the results file the card is about (dots walk into nested entries)")
     card.add_argument("--extra-results", action="append", default=None, metavar="NAME=PATH",
                       help="another results file the template reads as extra[NAME] (repeatable)")
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("HF_MSA_TRACEBACK"):
             raise
         message = str(error) if isinstance(error, (CommandError, MediaError)) else f"{type(error).__name__}: {error}"
-        sys.stderr.write(f"hf-msa {args.command}: error: {message}\n(HF_MSA_TRACEBACK=1 shows the traceback)\n")
+        sys.stderr.write(f"hf-msa {args.command}: error: {message} (HF_MSA_TRACEBACK=1 shows the traceback)\n")
         raise SystemExit(2) from None
 
 

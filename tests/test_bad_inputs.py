@@ -192,8 +192,10 @@ def test_cli_mistakes_exit_2_with_one_message(saved_model, tmp_path, capsys):
         stderr = capsys.readouterr().err
         assert raised.value.code == 2, (argv, stderr)
         assert "Traceback" not in stderr
-        missing = [w for w in words if w not in stderr]
-        assert not missing, f"{argv}: stderr lacks {missing}: {stderr}"
+        message = stderr.strip().splitlines()[-1]  # argparse prints the usage first; the error is one line
+        assert message.startswith(f"hf-msa {argv[0]}: error: ")
+        missing = [w for w in words if w not in message]
+        assert not missing, f"{argv}: the message lacks {missing}: {stderr}"
 
 
 def test_help_and_argument_errors_need_no_torch():

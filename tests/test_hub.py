@@ -50,10 +50,10 @@ def test_dib_card_is_rendered_from_the_information_benchmark(tmp_path):
     path = tmp_path / "results.json"
     path.write_text(json.dumps(dib_information_results()))
     output = tmp_path / "card.md"
-    main(["card", "--results", str(path), "--output", str(output)])  # the defaults: the DIB card, lambda = 1e-5
+    main(["card", "--results", str(path), "--output", str(output)])  # the defaults: the DIB card, the default model
     card = ModelCard.load(output)
-    evals = {e.metric_name: e.metric_value for e in card.data.eval_results}
-    assert evals["MAE"] == 0.85 and card.data.model_name == "dib-mosi" and "dib" in card.data.tags
+    evals = {e.metric_name: e.metric_value for e in card.data.eval_results}  # lambda = 1e-5, heads off
+    assert evals["MAE"] == pytest.approx(0.95) and card.data.model_name == "dib-mosi" and "dib" in card.data.tags
     text = output.read_text()
     first = text.split("```python")[0]
     assert "do nothing measurable" in first and "0.1% of the" in first and "λ ≈ 0.01 (50% of" in first

@@ -36,8 +36,11 @@ class DibConfig(MSAConfig):
             derived DIB code uses the mean).
         num_latents (`int`, *optional*, defaults to 4): bottleneck tokens of the attention bottleneck fusion.
         fusion_iterations (`int`, *optional*, defaults to 3): rounds of gather/read-back (parameters shared).
-        unimodal_loss_weight (`float`, *optional*, defaults to 1.0): weight of each unimodal task loss (the
-            I(Z_m; Y) relevance term).
+        unimodal_loss_weight (`float`, *optional*, defaults to 0.0): weight of each unimodal task loss (MIB's
+            I(Z_m; Y) relevance heads). 0 by default, as the derived DIB code (task + MI only): on the real MOSI
+            transcripts the heads at MIB's weight 1 gave test MAE 0.8325 +- 0.0136 against 0.8155 +- 0.0048 without
+            them (benchmarks/results/dib_information.json). The heads still predict (`unimodal_logits`) and their
+            unweighted losses are still logged. 1.0 restores MIB's objective.
         lrib_weight (`float`, *optional*, defaults to 1e-5): weight λ of each low-rank Rényi MI term.
         lrib_alpha (`float`, *optional*, defaults to 1.9): Rényi order α.
         lrib_rank (`int`, *optional*, defaults to 10): top-k eigenvalues kept (k = min(rank, n - 1) per batch).
@@ -82,7 +85,7 @@ class DibConfig(MSAConfig):
     stochastic_eval: bool = False
     num_latents: int = 4
     fusion_iterations: int = 3
-    unimodal_loss_weight: float = 1.0
+    unimodal_loss_weight: float = 0.0
     lrib_weight: float = 1e-5
     lrib_alpha: float = 1.9
     lrib_rank: int = 10
