@@ -208,14 +208,11 @@ def _is_repo_id(text: str) -> bool:
 
 
 def check_model_location(flag: str, value: str, aliases: tuple[str, ...] = ()) -> str | None:
-    """Why `value` cannot be a model (an absent folder, or a Hub id while the Hub is offline), or None."""
-    if value in aliases or Path(value).is_dir():
+    """Why `value` cannot be a model (not a folder, and not shaped like a Hub repo id), or None. A repo-id-shaped
+    value is left to transformers: it may sit in the local Hub cache even offline."""
+    if value in aliases or Path(value).is_dir() or _is_repo_id(value):
         return None
-    if not _is_repo_id(value):
-        return f"{flag} {value!r}: no such folder"
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
-        return f"{flag} {value!r}: no such folder, and the Hub is offline (HF_HUB_OFFLINE) so it cannot be a repo id"
-    return None
+    return f"{flag} {value!r}: no such folder"
 
 
 def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
