@@ -145,7 +145,7 @@ CLI_TRAIN_DEFAULTS = dict(num_train_epochs=10, per_device_train_batch_size=32, l
 
 def cmd_train(args) -> None:
     from . import MODEL_REGISTRY
-    from .training import check_extra_args, format_summary, recipe_settings, run_seeds
+    from .training import format_summary, recipe_settings, run_seeds
 
     dataset = _load_data(args.data, args.max_samples, args.data_dir, args.data_config)
     overrides = args.config_overrides or {}  # a JSON object, checked by the launcher
@@ -168,10 +168,7 @@ def cmd_train(args) -> None:
     try:
         settings = recipe_settings(MODEL_REGISTRY[args.model][2], args.recipe, output_dir=args.output_dir,
                                    metric_for_best_model=args.metric, gradient_accumulation_steps=args.grad_accum,
-                                   extra_args=args.training_args or {}, **values)
-        check_extra_args(settings.extra_args)
-        if isinstance(settings.resume_from_checkpoint, str) and len(args.seeds) > 1:
-            raise ValueError("--resume-from-checkpoint DIR resumes one run: give one --seeds value, or 'last'")
+                                   extra_args=args.training_args or {}, **values)  # TrainSettings checks them
     except ValueError as error:
         raise CommandError(str(error)) from None
     print(f"recipe: {settings.recipe} (epochs {settings.num_train_epochs:g}, batch {settings.per_device_train_batch_size}, "

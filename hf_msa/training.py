@@ -202,6 +202,15 @@ class TrainSettings:
     # set here, except the few the MSA wiring needs (remove_unused_columns, label_names), which are refused.
     extra_args: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        """Refuse what would fail later, after a model was built: a schedule or extra argument nobody knows."""
+        if self.lr_schedule not in LR_SCHEDULES or self.schedule_unit not in SCHEDULE_UNITS:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES} and schedule_unit one of {SCHEDULE_UNITS}, "
+                             f"got {self.lr_schedule!r} / {self.schedule_unit!r}")
+        if not 0.0 <= self.warmup_fraction < 1.0:
+            raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
+        check_extra_args(self.extra_args)
+
 
 def recipe_settings(model_class, recipe: str = "official", **overrides) -> TrainSettings:
     """TrainSettings for a model's named recipe (`model_class.training_recipes[recipe]`), with `overrides` on top."""
@@ -277,12 +286,6 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
     if metric_family is None:
         raise ValueError(f"{type(config).__name__} has no metric_family: set TrainSettings.metric_family")
     metric = settings.metric_for_best_model
-    if settings.lr_schedule not in LR_SCHEDULES or settings.schedule_unit not in SCHEDULE_UNITS:
-        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES} and schedule_unit one of {SCHEDULE_UNITS}, got "
-                         f"{settings.lr_schedule!r} / {settings.schedule_unit!r}")
-    if not 0.0 <= settings.warmup_fraction < 1.0:
-        raise ValueError(f"warmup_fraction must be in [0, 1), got {settings.warmup_fraction}")
-    check_extra_args(settings.extra_args)
     values = dict(
         output_dir=settings.output_dir,
         num_train_epochs=settings.num_train_epochs,
@@ -307,8 +310,8 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
         report_to=settings.report_to,
         bf16=settings.bf16,
         activation_checkpointing=settings.gradient_checkpointing,  # TrainingArguments.gradient_checkpointing, renamed
-        # Under DDP some parameters get no gradient in some steps (DIB's unimodal head of an absent modality,
-        # LNLN's discriminator and reconstructors without the uncorrupted inputs). The Trainer turns DDP's unused-
+        # Under DDP some parameters can get no gradient in a step (LNLN's discriminator and reconstructors without
+        # the uncorrupted inputs; a method's branch for a modality absent from the batch). The Trainer turns DDP's unused-
         # parameter search off when gradient checkpointing is on, which then fails; non-reentrant checkpointing
         # (transformers' default) works with the search on, so it stays on.
         ddp_find_unused_parameters=True,

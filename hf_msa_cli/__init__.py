@@ -201,10 +201,15 @@ def _json_object(text: str) -> dict:
 
 
 def _is_repo_id(text: str) -> bool:
-    """`name` or `namespace/name` with the Hub's characters (huggingface_hub's rule, without importing it)."""
-    parts = text.split("/")
-    return 1 <= len(parts) <= 2 and all(p and all(c.isalnum() or c in "-_." for c in p) for p in parts) \
-        and ".." not in text and not text.startswith(("-", ".")) and not text.endswith(".")
+    """`name` or `namespace/name` as the Hub allows them (huggingface_hub is light: no torch behind it)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        return False
+    return True
 
 
 def check_model_location(flag: str, value: str, aliases: tuple[str, ...] = ()) -> str | None:

@@ -350,24 +350,20 @@ def _rewrite_keeping_size_and_mtime(path, old: str, new: str):
     assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
 
 
-def test_cache_notices_a_rewrite_with_the_same_size_and_mtime(tmp_path):
+@pytest.mark.parametrize("hash_limit, after_rewrite", [(loading.HASH_LIMIT, 2.5), (16, 1.0)],
+                         ids=["hashed", "above the hash limit"])
+def test_cache_and_a_rewrite_with_the_same_size_and_mtime(tmp_path, monkeypatch, hash_limit, after_rewrite):
+    """A file under HASH_LIMIT is keyed on its content, so the rewrite is noticed; above it (the documented limit)
+    only a change of size or mtime rebuilds its cache."""
+    monkeypatch.setattr(loading, "HASH_LIMIT", hash_limit)
     cache = str(tmp_path / "cache")
     path = tmp_path / "label.csv"
     path.write_text(MOSI_HEADER + "v_1,good,1.0,train\nv_2,bad,-2.0,test\n")
-    assert load_msa_dataset("mosi", tmp_path, "transcripts", cache_dir=cache)["train"][0]["label"] == 1.0
+    label = lambda: load_msa_dataset("mosi", tmp_path, "transcripts", cache_dir=cache)["train"][0]["label"]  # noqa: E731
+    assert label() == 1.0
     _rewrite_keeping_size_and_mtime(path, "good,1.0", "good,2.5")
-    assert load_msa_dataset("mosi", tmp_path, "transcripts", cache_dir=cache)["train"][0]["label"] == 2.5
-
-
-def test_files_above_the_hash_limit_stay_keyed_on_size_and_mtime(tmp_path, monkeypatch):
-    """The documented limit: a big file is not hashed, so only a change of size or mtime rebuilds its cache."""
-    monkeypatch.setattr(loading, "HASH_LIMIT", 16)
-    cache = str(tmp_path / "cache")
-    path = tmp_path / "label.csv"
-    path.write_text(MOSI_HEADER + "v_1,good,1.0,train\n")
-    assert load_msa_dataset("mosi", tmp_path, "transcripts", cache_dir=cache)["train"][0]["label"] == 1.0
-    _rewrite_keeping_size_and_mtime(path, "good,1.0", "good,2.5")
-    assert load_msa_dataset("mosi", tmp_path, "transcripts", cache_dir=cache)["train"][0]["label"] == 1.0
-    path.touch()
-    assert load_msa_dataset("mosi", tmp_path, "transcripts", cache_dir=cache)["train"][0]["label"] == 2.5
+    assert label() == after_rewrite
+    stat = path.stat()  # a new mtime, 1 s later (filesystems with coarse timestamps would miss a bare touch)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert label() == 2.5
 

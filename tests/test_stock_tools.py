@@ -124,7 +124,7 @@ from tests.test_all_models import tiny_config
 
 model_type, out = sys.argv[1], sys.argv[2]
 data = load_synthetic_mosi({{"train": 32, "validation": 8, "test": 8}}, seed=1)
-if model_type == "dib":  # text only: the audio and vision unimodal heads get no gradient
+if model_type == "dib":  # text only: audio and vision absent from every batch
     data = data.remove_columns(["audio", "vision"])
 data = data.with_format("numpy")
 config = tiny_config(model_type)

@@ -133,7 +133,8 @@ class DibConfig(MSAConfig):
 
         self.check_field_ranges(
             positive=("hidden_size", "num_attention_heads", "num_encoder_layers", "vib_hidden_size", "num_latents",
-                      "fusion_iterations", "lrib_alpha", "lrib_rank", "lrib_knn"),
+                      "fusion_iterations", "lrib_alpha", "lrib_rank", "lrib_knn",
+                      *(f"lrib_kernel_divisor_{stream}" for stream in LRIB_STREAMS)),  # kernel variances
             unit_interval=("attn_dropout", "relu_dropout", "res_dropout", "embed_dropout"),
             non_negative=("unimodal_loss_weight", "lrib_weight"),
         )
@@ -149,22 +150,12 @@ class DibConfig(MSAConfig):
         for field, allowed in choices.items():
             if getattr(self, field) not in allowed:
                 raise ValueError(f"{field} must be one of {allowed}, got {getattr(self, field)!r}")
-        if self.hidden_size <= 0 or self.hidden_size % self.num_attention_heads:
+        if self.hidden_size % self.num_attention_heads:
             raise ValueError(
-                f"hidden_size must be a positive multiple of num_attention_heads, got hidden_size={self.hidden_size}, "
+                f"hidden_size must be a multiple of num_attention_heads, got hidden_size={self.hidden_size}, "
                 f"num_attention_heads={self.num_attention_heads}"
             )
-        for stream in LRIB_STREAMS:
-            if not getattr(self, f"lrib_kernel_divisor_{stream}") > 0:
-                raise ValueError(f"lrib_kernel_divisor_{stream} must be > 0 (a kernel variance), "
-                                 f"got {getattr(self, f'lrib_kernel_divisor_{stream}')}")
-        if self.lrib_alpha <= 0:
-            raise ValueError(f"lrib_alpha must be > 0, got {self.lrib_alpha}")
-        if self.lrib_rank < 1 or self.lrib_min_batch < 2:
-            raise ValueError(f"lrib_rank must be >= 1 and lrib_min_batch >= 2, got {self.lrib_rank}, {self.lrib_min_batch}")
-        for field in ("num_latents", "fusion_iterations", "vib_hidden_size", "num_encoder_layers"):
-            if getattr(self, field) < 1:
-                raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
-
+        if self.lrib_min_batch < 2:
+            raise ValueError(f"lrib_min_batch must be >= 2 (a Gram matrix needs two samples), got {self.lrib_min_batch}")
 
 __all__ = ["DibConfig", "LRIB_MI_MODES", "LRIB_STREAMS"]

@@ -49,10 +49,10 @@ from ...modules import (
     SequenceEncoder,
     VariationalBottleneck,
     gaussian_gram,
-    hadamard_joint,
     knn_bandwidth,
     pool_sequence,
     renyi_entropy,
+    renyi_mutual_information,
 )
 from .configuration_dib import DibConfig
 
@@ -181,17 +181,14 @@ class DibForSentimentAnalysis(DibPreTrainedModel):
         """I_α(X; Z) (or S(Z) alone in `entropy_z` mode), low-rank, in bits; X's Gram divides by `divisor_x`."""
         config = self.config
         rank = min(config.lrib_rank, x.shape[0] - 1)
-        gram_z = gaussian_gram(z, knn_bandwidth(z, config.lrib_knn) ** 2)
-        entropy_z = renyi_entropy(gram_z, config.lrib_alpha, rank, config.lrib_eig_solver)
+        divisor_z = knn_bandwidth(z, config.lrib_knn) ** 2
         if config.lrib_mi_mode == "entropy_z":
-            return entropy_z
+            return renyi_entropy(gaussian_gram(z, divisor_z), config.lrib_alpha, rank, config.lrib_eig_solver)
         if config.lrib_detach_input:
             x = x.detach()
         if config.lrib_input_bandwidth == "knn":
             divisor_x = knn_bandwidth(x, config.lrib_knn) ** 2
-        gram_x = gaussian_gram(x, divisor_x)
-        return (renyi_entropy(gram_x, config.lrib_alpha, rank, config.lrib_eig_solver) + entropy_z
-                - renyi_entropy(hadamard_joint(gram_x, gram_z), config.lrib_alpha, rank, config.lrib_eig_solver))
+        return renyi_mutual_information(x, z, divisor_x, divisor_z, config.lrib_alpha, rank, config.lrib_eig_solver)
 
     @can_return_tuple
     def forward(

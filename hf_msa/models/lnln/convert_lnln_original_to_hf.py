@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from ...configuration_utils import DATASET_PRESETS
 from .configuration_lnln import LnlnConfig
 from .modeling_lnln import LnlnForSentimentAnalysis
 
@@ -98,8 +99,9 @@ def load_original(path: str | Path) -> dict[str, torch.Tensor]:
     return state.get("state_dict", state) if isinstance(state, dict) else state
 
 
-# (audio_dim, vision_dim) of the feature files each official config trains on (configs/train_*.yaml)
-PRESET_FEATURE_DIMS = {"mosi": (5, 20), "mosei": (74, 35), "sims": (33, 709)}
+# (audio_dim, vision_dim) of the feature files each official config trains on: the dataset presets' own widths
+PRESET_FEATURE_DIMS = {name: (DATASET_PRESETS[name]["audio_dim"], DATASET_PRESETS[name]["vision_dim"])
+                       for name in ("mosi", "mosei", "sims")}
 
 
 def infer_preset(original: dict[str, torch.Tensor]) -> str | None:
