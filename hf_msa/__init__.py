@@ -4,6 +4,9 @@ Importing the package registers every config, model, feature extractor and proce
 `AutoModel.from_pretrained(folder_or_repo)` works on any hf_msa checkpoint. `AutoModel` and
 `AutoModelForSequenceClassification` both give the full sentiment model (heads included): an MSA checkpoint is
 published for its predictions. The headless encoder of a method is its `XModel` class (e.g. `DibModel`).
+
+Every checkpoint hf_msa saves also carries its code and an `auto_map`, so where hf_msa is not installed
+`AutoModel.from_pretrained(folder_or_repo, trust_remote_code=True)` (and AutoConfig, AutoProcessor) load it too.
 """
 
 from transformers import (
@@ -39,6 +42,10 @@ def _register_auto_classes() -> None:
         AutoConfig.register(model_type, config_class, exist_ok=True)
         AutoModel.register(config_class, sentiment_class, exist_ok=True)
         AutoModelForSequenceClassification.register(config_class, sentiment_class, exist_ok=True)
+    # A saved processor carries its two files and an auto_map (transformers' own copy: they import nothing from
+    # hf_msa); a saved model carries its generated bundle (MSAPreTrainedModel.save_pretrained, hf_msa.remote_code).
+    MSAProcessor.register_for_auto_class()
+    MSAFeatureExtractor.register_for_auto_class()
 
 
 _register_auto_classes()

@@ -6,6 +6,7 @@ work with any of them unchanged. The whole objective lives in `forward`: the sto
 reads `loss`.
 """
 
+import importlib
 import math
 import os
 from dataclasses import dataclass
@@ -282,6 +283,21 @@ class MSAPreTrainedModel(PreTrainedModel):
     def pop_loss_term_means(self) -> dict[str, float]:
         store = self.__dict__.pop("_logged_loss_terms", {})
         return {name: float(total / count) for name, (total, count) in store.items()}
+
+    # ---- saving -----------------------------------------------------------------------------------------------
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`, plus the code the checkpoint needs where hf_msa is not installed: the
+        method's files and the shared pieces they import, flat beside the weights, named in config.json's
+        `auto_map` (see `hf_msa.remote_code`). A class loaded from such a bundle saves through transformers' own
+        remote-code copy instead."""
+        if not type(self).__module__.startswith("hf_msa."):
+            return super().save_pretrained(save_directory, *args, **kwargs)
+        remote_code = importlib.import_module("hf_msa.remote_code")  # only the installed package bundles itself
+        self.config.auto_map = remote_code.auto_map_for_model(type(self), type(self.config))
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            remote_code.write_model_code(self, save_directory)
+        return result
 
     # ---- loading ----------------------------------------------------------------------------------------------
     @classmethod

@@ -79,3 +79,21 @@ def test_empty_text_is_rejected(processor, text):
 def test_sample_counts_must_agree(processor, rng):
     with pytest.raises(ValueError, match="audio has 1 samples but text has 2"):
         processor(["a", "b"], audio=[rng.normal(size=(3, 5))])
+
+
+def test_extraction_settings_travel_in_the_processor_config_and_refuse_local_paths(processor, tmp_path):
+    from transformers import AutoProcessor
+
+    from hf_msa import MSAProcessor
+
+    settings = {"audio": "whisper", "audio_model": None, "audio_frame_rate": 12.5, "vision": "none"}
+    saved = MSAProcessor(processor.feature_extractor, processor.tokenizer, max_text_length=24,
+                         extraction_settings=settings)
+    saved.save_pretrained(tmp_path)
+    assert AutoProcessor.from_pretrained(tmp_path).extraction_settings == settings
+    assert AutoProcessor.from_pretrained(tmp_path).max_text_length == 24
+    for value in ("/home/me/whisper-small", "~/models/whisper", "./whisper"):
+        with pytest.raises(ValueError, match=r"extraction_settings\['audio_model'\] = .* is a local path"):
+            MSAProcessor(processor.feature_extractor, processor.tokenizer, extraction_settings={"audio_model": value})
+    with pytest.raises(TypeError, match=r"extraction_settings\['audio'\] must be a string"):
+        MSAProcessor(processor.feature_extractor, processor.tokenizer, extraction_settings={"audio": ["whisper"]})

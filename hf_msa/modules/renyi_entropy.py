@@ -81,7 +81,11 @@ def _top_eigenvalues(gram: torch.Tensor, rank: int, solver: str, oversample: int
                 basis = torch.linalg.qr(gram.detach() @ basis).Q
         return torch.linalg.eigvalsh(basis.T @ gram @ basis).flip(0)[:rank]
     if solver == "lanczos":
-        from scipy.sparse.linalg import eigsh
+        try:  # optional: the other solvers need torch alone (and a checkpoint's bundle must load without scipy)
+            from scipy.sparse.linalg import eigsh
+        except ImportError as error:
+            raise ImportError("eigen solver 'lanczos' needs scipy (pip install scipy); 'auto', 'eigh' and "
+                              "'randomized' need torch alone") from error
 
         # The derived DIB code: Lanczos on a detached copy for the eigenvectors, Ritz values in torch.
         matrix = gram.detach().double().cpu().numpy()

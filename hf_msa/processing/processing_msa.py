@@ -1,5 +1,7 @@
 """MSAProcessor = a text tokenizer + MSAFeatureExtractor, returning exactly the inputs every hf_msa model takes."""
 
+import os
+
 import numpy as np
 from transformers import BatchFeature
 from transformers.processing_utils import ProcessorMixin
@@ -16,10 +18,17 @@ class MSAProcessor(ProcessorMixin):
         feature_extractor ([`MSAFeatureExtractor`]): audio/vision padding, masks, normalisation.
         tokenizer ([`PreTrainedTokenizerBase`]): any BERT-family tokenizer.
         max_text_length (`int`, *optional*, defaults to 50): tokens kept per transcript (MMSA uses 50, SIMS 39).
+        extraction_settings (`dict`, *optional*): how raw clips were featurised for the training data (the
+            `request` of `hf_msa.features.ExtractionSettings`: extractors, frame rates, Whisper checkpoint), so a
+            pipeline featurises a new clip the same way. Saved in `processor_config.json`, so it travels with the
+            checkpoint to the Hub; local paths are refused, since they would mean nothing on another machine.
+            None: the model was trained on features made elsewhere (e.g. MMSA's standard features).
     """
 
-    def __init__(self, feature_extractor=None, tokenizer=None, max_text_length: int = 50, **kwargs):
+    def __init__(self, feature_extractor=None, tokenizer=None, max_text_length: int = 50,
+                 extraction_settings: dict | None = None, **kwargs):
         self.max_text_length = max_text_length
+        self.extraction_settings = check_extraction_settings(extraction_settings)
         super().__init__(feature_extractor, tokenizer, **kwargs)
 
     def __call__(self, text=None, audio=None, vision=None, padding="longest", truncation=True, return_tensors=None,
@@ -58,4 +67,21 @@ class MSAProcessor(ProcessorMixin):
         return list(dict.fromkeys(self.tokenizer.model_input_names + self.feature_extractor.model_input_names))
 
 
-__all__ = ["MSAProcessor"]
+def check_extraction_settings(settings):
+    """None, or a flat dict of JSON scalars whose strings are not local paths (they travel to other machines)."""
+    if settings is None:
+        return None
+    if not isinstance(settings, dict):
+        raise TypeError(f"extraction_settings must be a dict (ExtractionSettings fields) or None, "
+                        f"got {type(settings).__name__}")
+    for key, value in settings.items():
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            raise TypeError(f"extraction_settings[{key!r}] must be a string, number, bool or None, "
+                            f"got {type(value).__name__}")
+        if isinstance(value, str) and (os.path.isabs(value) or value.startswith(("~", "./", "../"))):
+            raise ValueError(f"extraction_settings[{key!r}] = {value!r} is a local path: the settings travel with the "
+                             "checkpoint, so name a Hub id (or None for the bundled default) instead")
+    return dict(settings)
+
+
+__all__ = ["MSAProcessor", "check_extraction_settings"]

@@ -1,0 +1,58 @@
+"""Run by tests/test_remote_code.py with a Python that has torch and transformers but not hf_msa: load each
+checkpoint (a folder or a Hub repo id at a revision) through the Auto classes with trust_remote_code=True, run its
+processor and model on the given inputs, and write what came out.
+
+argv: request.json output.json. The request is {name: {"path", "revision", "texts", "arrays": file.npz}}; the npz
+holds audio_0, audio_1, ... and vision_0, ... ([time, width] per sample).
+"""
+
+import json
+import sys
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoProcessor
+
+try:
+    import hf_msa  # noqa: F401
+except ImportError:
+    pass
+else:
+    sys.exit("hf_msa is importable here: this check must run where it is not installed")
+
+
+def class_name(obj) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def main(request_file: str, output_file: str) -> None:
+    request = json.loads(open(request_file).read())
+    results = {}
+    for name, source in request.items():
+        options = dict(trust_remote_code=True, revision=source.get("revision"))
+        config = AutoConfig.from_pretrained(source["path"], **options)
+        model = AutoModel.from_pretrained(source["path"], **options).eval()
+        classifier = AutoModelForSequenceClassification.from_pretrained(source["path"], **options).eval()
+        processor = AutoProcessor.from_pretrained(source["path"], **options)
+        arrays = np.load(source["arrays"])
+        texts = source["texts"]
+        audio = [arrays[f"audio_{i}"] for i in range(len(texts))] if f"audio_0" in arrays else None
+        vision = [arrays[f"vision_{i}"] for i in range(len(texts))] if f"vision_0" in arrays else None
+        encoded = processor(text=texts, audio=audio, vision=vision, padding=config.input_padding,
+                            return_tensors="pt")
+        with torch.no_grad():
+            logits = model(**encoded).logits
+            classifier_logits = classifier(**encoded).logits
+        results[name] = {
+            "classes": {"config": class_name(config), "model": class_name(model), "classifier": class_name(classifier),
+                        "processor": class_name(processor), "feature_extractor": class_name(processor.feature_extractor)},
+            "input_keys": sorted(encoded),
+            "logits": logits.tolist(),
+            "classifier_logits": classifier_logits.tolist(),
+        }
+    with open(output_file, "w") as handle:
+        json.dump(results, handle)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])

@@ -1,0 +1,124 @@
+"""Checkpoints carry their code: they load with trust_remote_code=True where hf_msa is not installed, give the same
+predictions, and with hf_msa imported the installed classes are used instead."""
+
+import ast
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoConfig, AutoModel, AutoProcessor
+from transformers.dynamic_module_utils import get_imports
+
+from hf_msa import MODEL_REGISTRY
+from hf_msa.remote_code import bundle_sources
+
+from .bare_env import BareEnvUnavailable, bare_python, run_script
+from .conftest import processor_for
+from .test_all_models import tiny_config
+
+TEXTS = ["what a wonderful film, i loved every minute", "boring", "it was fine i guess but too long"]
+
+
+@pytest.fixture(scope="module")
+def bare_env():
+    try:
+        return bare_python()
+    except BareEnvUnavailable as error:
+        pytest.skip(str(error))
+
+
+def save_checkpoint(model_type, folder):
+    """A tiny model + processor saved to `folder`, the inputs as files, and the in-process predictions."""
+    torch.manual_seed(0)
+    config = tiny_config(model_type)
+    model = MODEL_REGISTRY[model_type][2](config).eval()
+    processor = processor_for(config)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    rng = np.random.default_rng(1)
+    arrays = {}
+    for i in range(len(TEXTS)):
+        arrays[f"audio_{i}"] = rng.normal(size=(7 + 5 * i, config.audio_dim)).astype(np.float32)
+        arrays[f"vision_{i}"] = rng.normal(size=(4 + 3 * i, config.vision_dim)).astype(np.float32)
+    np.savez(folder / "inputs.npz", **arrays)
+    encoded = processor(text=TEXTS, audio=[arrays[f"audio_{i}"] for i in range(len(TEXTS))],
+                        vision=[arrays[f"vision_{i}"] for i in range(len(TEXTS))], padding=config.input_padding,
+                        return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**encoded).logits
+    return {"path": str(folder), "texts": TEXTS, "arrays": str(folder / "inputs.npz")}, logits
+
+
+def load_without_hf_msa(request, tmp_path, env_extra=None):
+    (tmp_path / "request.json").write_text(json.dumps(request))
+    done = run_script("load_without_hf_msa.py", tmp_path / "request.json", tmp_path / "out.json", cwd=tmp_path,
+                      env_extra=env_extra)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((tmp_path / "out.json").read_text())
+
+
+@pytest.mark.parametrize("model_type", sorted(MODEL_REGISTRY))
+def test_the_bundle_is_flat_and_imports_only_siblings_and_libraries(model_type, tmp_path):
+    model = MODEL_REGISTRY[model_type][2](tiny_config(model_type))
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    classes = MODEL_REGISTRY[model_type]
+    assert config["auto_map"] == {
+        "AutoConfig": f"configuration_{model_type}.{classes[0].__name__}",
+        "AutoModel": f"modeling_{model_type}.{classes[2].__name__}",
+        "AutoModelForSequenceClassification": f"modeling_{model_type}.{classes[2].__name__}",
+    }
+    bundle = {p.name for p in tmp_path.glob("*.py")}
+    assert bundle == set(bundle_sources([classes[0].__module__, classes[2].__module__]))
+    libraries = {"torch", "transformers", "numpy", "huggingface_hub", "safetensors"}  # transformers brings the last 3
+    for file in tmp_path.glob("*.py"):
+        for node in ast.walk(ast.parse(file.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                assert node.level == 1 and f"{node.module}.py" in bundle, f"{file.name}: from {'.' * node.level}{node.module}"
+        # what transformers checks before it runs remote code (imports inside `try` are optional)
+        needed = set(get_imports(file)) - set(sys.stdlib_module_names)
+        assert needed <= libraries, f"{file.name} needs {needed - libraries}"
+    # exactly what the method needs: the other method's files and the data/CLI layers stay home
+    others = {f"modeling_{other}.py" for other in MODEL_REGISTRY if other != model_type}
+    assert not bundle & (others | {"cli.py", "training.py", "pipelines.py", "remote_code.py"})
+
+
+def test_a_package_import_that_cannot_travel_is_named(tmp_path, monkeypatch):
+    import hf_msa.remote_code as remote_code
+
+    module = tmp_path / "hf_msa_bad_module.py"
+    module.write_text("from hf_msa.modules import attend\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(remote_code, "PACKAGE", "hf_msa")
+    with pytest.raises(ValueError, match=r"hf_msa_bad_module.py:1: 'from hf_msa.modules import \.\.\.' cannot travel"):
+        remote_code.bundle_sources(["hf_msa_bad_module"])
+
+
+@pytest.mark.parametrize("model_type", sorted(MODEL_REGISTRY))
+def test_with_hf_msa_imported_the_installed_classes_load_and_no_remote_code_runs(model_type, tmp_path):
+    save_checkpoint(model_type, tmp_path)
+    before = {name for name in sys.modules if name.startswith("transformers_modules")}
+    config = AutoConfig.from_pretrained(tmp_path, trust_remote_code=True)
+    model = AutoModel.from_pretrained(tmp_path, trust_remote_code=True)
+    processor = AutoProcessor.from_pretrained(tmp_path, trust_remote_code=True)
+    assert type(config) is MODEL_REGISTRY[model_type][0]
+    assert type(model) is MODEL_REGISTRY[model_type][2]
+    assert type(processor).__module__.startswith("hf_msa.")
+    assert {name for name in sys.modules if name.startswith("transformers_modules")} == before
+
+
+def test_every_model_loads_and_predicts_the_same_without_hf_msa(bare_env, tmp_path):
+    request, expected = {}, {}
+    for model_type in sorted(MODEL_REGISTRY):
+        (tmp_path / model_type).mkdir()
+        request[model_type], expected[model_type] = save_checkpoint(model_type, tmp_path / model_type)
+    results = load_without_hf_msa(request, tmp_path)
+    for model_type, result in results.items():
+        classes = result["classes"]
+        assert all(name.startswith("transformers_modules.") for name in classes.values()), classes
+        assert classes["model"].endswith(f"modeling_{model_type}.{MODEL_REGISTRY[model_type][2].__name__}")
+        assert classes["feature_extractor"].endswith("feature_extraction_msa.MSAFeatureExtractor")
+        for key in ("logits", "classifier_logits"):
+            torch.testing.assert_close(torch.tensor(result[key]), expected[model_type], atol=1e-5, rtol=1e-4)
