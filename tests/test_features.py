@@ -317,14 +317,17 @@ def test_pipeline_runs_a_tiny_model_on_the_real_mp4_and_reloads(clips, extractor
     audio_only = sentiment({"audio": str(clips["wav"]), "text": "anyhow it was really good"})
     assert audio_only["modalities"]["vision_used"] is False and np.isfinite(audio_only["score"])
 
-    sentiment.save_pretrained(tmp_path / "saved")
-    again = pipeline(model=str(tmp_path / "saved"))  # extraction settings come back from the folder
-    assert again.clip_extractor.config == extractor.config
+    with pytest.raises(ValueError, match=r"audio_model.*is a local path"):  # a folder means nothing elsewhere
+        sentiment.save_pretrained(tmp_path / "refused")
+    portable = ClipFeatureExtractor(ExtractionSettings(audio_frame_rate=10, vision_fps=10))  # bundled tiny.en
+    pipeline(model=model, processor=processor, feature_extractor=portable).save_pretrained(tmp_path / "saved")
+    again = pipeline(model=str(tmp_path / "saved"))  # extraction settings come back from the processor
+    assert again.clip_extractor.config == portable.config
     assert again(str(clips["mp4"]))["score"] == pytest.approx(result["score"], abs=1e-6)
     import transformers  # the task is registered with transformers by `import hf_msa`
 
     stock = transformers.pipeline("multimodal-sentiment", model=str(tmp_path / "saved"))
-    assert stock.clip_extractor.config == extractor.config
+    assert stock.clip_extractor.config == portable.config
     assert stock(str(clips["mp4"]))["score"] == pytest.approx(result["score"], abs=1e-6)
 
     from hf_msa.cli import main
@@ -394,7 +397,10 @@ def test_example_script_runs_on_the_real_clips(clips, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     prediction = json.loads(done.stdout.strip().splitlines()[-1])
     assert np.isfinite(prediction["score"]) and prediction["modalities"]["vision_used"]
-    assert (tmp_path / "model" / "extraction_settings.json").is_file()
+    from transformers import AutoProcessor
+
+    # the settings travel in the processor's own config (so a Hub repo carries them as a folder does)
+    assert AutoProcessor.from_pretrained(tmp_path / "model").extraction_settings["audio_frame_rate"] == 10
 
 
 def _rotation(yaw=0.0, pitch=0.0, roll=0.0):
