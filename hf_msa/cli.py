@@ -145,11 +145,18 @@ CLI_TRAIN_DEFAULTS = dict(num_train_epochs=10, per_device_train_batch_size=32, l
 
 def cmd_train(args) -> None:
     from . import MODEL_REGISTRY
+    from .processing.processing_msa import check_extraction_settings
     from .training import format_summary, recipe_settings, run_seeds
 
     dataset = _load_data(args.data, args.max_samples, args.data_dir, args.data_config)
     overrides = args.config_overrides or {}  # a JSON object, checked by the launcher
     build, processor = _build(args.model, args.preset, args.text_encoder, overrides)
+    settings_file = Path(args.data_dir, "extraction_settings.json") if args.data_dir else None
+    if settings_file is not None and settings_file.is_file():  # features from `hf-msa extract`: clips at
+        # prediction time must be featurised the same way, so the processor (and the checkpoint) carries the settings
+        processor.extraction_settings = check_extraction_settings(
+            json.loads(settings_file.read_text()).get("request"))
+        print(f"extraction settings from {settings_file} travel with the checkpoint's processor")
     given = {"num_train_epochs": args.epochs, "per_device_train_batch_size": args.batch_size,
              "learning_rate": args.lr, "text_learning_rate": args.text_lr}
     given = {key: value for key, value in given.items() if value is not None}  # flags given explicitly
@@ -181,8 +188,67 @@ def cmd_train(args) -> None:
         settings.extra_callbacks = ("paper_selection",)
     report = run_seeds(build, processor, dataset, settings, args.seeds, keep_checkpoints=True)
     processor.save_pretrained(Path(args.output_dir))
+    best = _write_eval_results(args, dataset, report)
     print(f"\n{len(args.seeds)} seed(s); test mean ± std:\n  {format_summary(report['test'])}")
-    print(f"report: {Path(args.output_dir) / 'seeds_report.json'}; best model per seed: {args.output_dir}/seed-*/best")
+    print(f"report: {Path(args.output_dir) / 'seeds_report.json'}; best model per seed: {args.output_dir}/seed-*/best "
+          f"(each with eval_results.json); best seed by validation {args.metric}: {best}")
+    if args.push_to_hub:
+        from .hub import push_model
+
+        commit = push_model(best, args.push_to_hub, private=args.hub_private, revision=args.hub_revision)
+        print(f"pushed {best} to {args.push_to_hub}: {commit.commit_url}")
+
+
+def _data_description(args, dataset) -> dict:
+    """What the run trained and measured on, for eval_results.json and the card: name, config, the modalities the
+    rows really carry (a transcripts-only config has no audio or vision), split sizes."""
+    from .data.catalog import DATASETS
+
+    if args.data == "synthetic":
+        described = dict(name="synthetic", pretty_name="synthetic MOSI-schema data embedded in hf_msa", hub_id=None)
+    elif args.data in DATASETS:
+        spec = DATASETS[args.data]
+        described = dict(name=args.data, pretty_name=spec.pretty_name, config=args.data_config or spec.default_config,
+                         hub_id="hf-msa/" + args.data.replace("_", "-"))
+    else:
+        described = dict(name=Path(args.data).name, pretty_name=f"MMSA label.csv ({Path(args.data).name})", hub_id=None)
+    modalities = ["text"]
+    for modality in ("audio", "vision"):
+        if any(modality in split.column_names and any(len(v) for v in split[modality]) for split in dataset.values()):
+            modalities.append(modality)
+    return dict(described, modalities=modalities, sizes={name: len(split) for name, split in dataset.items()})
+
+
+def _write_eval_results(args, dataset, report) -> Path:
+    """eval_results.json beside each seed's best checkpoint (the evidence its card is rendered from); returns the
+    best seed's checkpoint folder by the validation metric the run selected on."""
+    from .hub import EVAL_RESULTS_FILE, base_model_of
+    from .training import greater_is_better
+
+    data = _data_description(args, dataset)
+    key = args.metric
+    runs = report["runs"]
+    scored = [r for r in runs if isinstance(r["validation"].get(key), (int, float))]
+    if scored:
+        chosen = (max if greater_is_better(key) else min)(scored, key=lambda r: r["validation"][key])
+    else:
+        chosen = runs[0]
+    for run in runs:
+        folder = Path(args.output_dir) / f"seed-{run['seed']}" / "best"
+        results = dict(model_type=args.model, data=data, text_encoder=args.text_encoder,
+                       base_model=base_model_of(args.text_encoder), metric=key, seed=run["seed"],
+                       seeds=report["seeds"], validation=run["validation"], test=run["test"], summary=report["test"])
+        (folder / EVAL_RESULTS_FILE).write_text(json.dumps(results, indent=2))
+    return Path(args.output_dir) / f"seed-{chosen['seed']}" / "best"
+
+
+def cmd_push(args) -> None:
+    from .hub import push_model
+
+    commit = push_model(args.model_dir, args.repo_id, private=args.private, revision=args.revision,
+                        commit_message=args.commit_message)
+    print(f"pushed {args.model_dir} to {args.repo_id}" + (f" (branch {args.revision})" if args.revision else "")
+          + f": {commit.commit_url}")
 
 
 def cmd_evaluate(args) -> None:
@@ -191,8 +257,8 @@ def cmd_evaluate(args) -> None:
 
     from .metrics import msa_metrics
 
-    model = AutoModel.from_pretrained(args.model)
-    processor = AutoProcessor.from_pretrained(args.model)
+    model = AutoModel.from_pretrained(args.model, revision=args.revision)
+    processor = AutoProcessor.from_pretrained(args.model, revision=args.revision)
     split = _split(_load_data(args.data, None, args.data_dir, args.data_config), args.split)
     predictions = predict(model, processor, split)
     metrics = msa_metrics(predictions, np.asarray(split["label"]), model.config.metric_family)
@@ -200,9 +266,16 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_data(args) -> None:
-    from .data import dataset_sizes, dataset_spec, export_dataset, load_msa_dataset
+    from .data import dataset_card_path, dataset_sizes, dataset_spec, export_dataset, load_msa_dataset, push_dataset
+    from .data.publish import hub_token
+    from .hub import HubError
 
-    spec = dataset_spec(args.name)
+    try:
+        spec = dataset_spec(args.name)
+        if args.action == "push":
+            hub_token(args.repo_id, args.token)  # before reading any file
+    except (HubError, ValueError) as error:
+        raise CommandError(str(error)) from None
     config = args.config or spec.default_config
     dataset = load_msa_dataset(spec.name, args.data_dir, config, cache_dir=args.cache_dir)
     print(f"{spec.pretty_name} [{config}]: {dataset_sizes(dataset)}")
@@ -210,13 +283,23 @@ def cmd_data(args) -> None:
         raise CommandError(f"{args.data_dir}: {spec.name} [{config}] has no rows; nothing to export")
     print(f"features: {next(iter(dataset.values())).features}")
     if args.action in ("export", "convert"):
-        card = args.card
-        default_card = Path("dataset_scripts") / spec.name / "README.md"
-        if card is None and default_card.is_file():
-            card = default_card
+        card = args.card or dataset_card_path(spec.name)  # the installed card, not one under the current directory
         output = export_dataset(dataset, spec.name, config, args.output, card=card)
-        print(f"Parquet + card written to {output} (card: {card or 'rendered'}); "
-              f"upload with huggingface_hub.HfApi().upload_folder(folder_path='{output}', repo_type='dataset', ...)")
+        print(f"Parquet + card written to {output} (card: {card}); publish with `hf-msa data push {spec.name} "
+              f"--data-dir {args.data_dir} --config {config} --repo-id ORG/NAME`")
+    if args.action == "push":
+        try:
+            result = push_dataset(dataset, spec.name, config, args.repo_id, private=args.private,
+                                  revision=args.revision, token=args.token, max_shard_size=args.max_shard_size)
+        except (HubError, ValueError) as error:
+            raise CommandError(str(error)) from None
+        print(f"pushed {spec.pretty_name} [{config}] to {result.repo_url}"
+              + (f" (branch {args.revision})" if args.revision else "") + f": {result.commit_url}")
+        print(f"rows on the repo per split: {result.rows}; Parquet shards: {result.shards}")
+        print(f'read it back with datasets.load_dataset("{result.repo_id}", "{config}")')
+        if not args.private:
+            print("note: the dataset card asks that repos built from these files stay private unless the owners "
+                  "allow redistribution (--private; an existing repo keeps its visibility)")
 
 
 def cmd_robustness(args) -> None:
@@ -232,11 +315,12 @@ def cmd_robustness(args) -> None:
         raise CommandError("give --model DIR (repeatable) or --model-group DIR DIR ...")
     models = {}
     for path in args.model or []:
-        models[Path(path).name] = (AutoModel.from_pretrained(path), AutoProcessor.from_pretrained(path))
+        models[Path(path).name] = (AutoModel.from_pretrained(path, revision=args.revision),
+                                   AutoProcessor.from_pretrained(path, revision=args.revision))
     if args.model_group:
         # LNLN's paper protocol: models trained with seeds 1111-1113, one fixed mask seed, metrics averaged over them
-        group = [AutoModel.from_pretrained(path) for path in args.model_group]
-        models[args.group_name] = (group, AutoProcessor.from_pretrained(args.model_group[0]))
+        group = [AutoModel.from_pretrained(path, revision=args.revision) for path in args.model_group]
+        models[args.group_name] = (group, AutoProcessor.from_pretrained(args.model_group[0], revision=args.revision))
     first = next(iter(models.values()))[0]
     family = (first[0] if isinstance(first, list) else first).config.metric_family
     split = _split(_load_data(args.data, None, args.data_dir, args.data_config), args.split)
@@ -295,7 +379,7 @@ def _read_clip_list(args) -> list:
     """Paths from the command line, or rows of a CSV with columns video/audio/text/id (any subset)."""
     import csv
 
-    items = [str(p) for p in args.inputs]
+    items = [Path(p) for p in args.inputs]  # paths, never transcripts (the pipeline reads a plain string as text)
     if args.manifest:
         with open(args.manifest, newline="", encoding="utf-8") as handle:
             for number, row in enumerate(csv.DictReader(handle), start=2):
@@ -324,7 +408,7 @@ def cmd_predict(args) -> None:
     from .pipelines import pipeline
 
     extractor = None if args.use_model_settings else ClipFeatureExtractor(_extraction_settings(args))
-    sentiment = pipeline(model=args.model, feature_extractor=extractor)
+    sentiment = pipeline(model=args.model, feature_extractor=extractor, revision=args.revision)
     for item in _read_clip_list(args):
         print(json.dumps(sentiment(item)))
 

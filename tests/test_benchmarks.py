@@ -109,3 +109,13 @@ def test_lnln_recipe_benchmark_compares_the_official_and_default_recipes(tmp_pat
         assert {"MAE", "Corr"} <= set(entry["test"]) and {"MAE", "Non0_acc_2"} <= set(entry["test_at_0.5"])
         assert entry["runs"][0]["per_epoch_corrupted"][0]["epoch"] == 1.0
     assert "scaled" in report["scaling"]
+
+
+def test_hub_transfer_benchmark_pushes_and_pulls_a_mosi_sized_checkpoint(tmp_path):
+    output = run_benchmark(["hub_transfer", "--repeats", "1", "--output", str(tmp_path / "h.json")])
+    report = json.loads(output.read_text())
+    sizes = report["sizes"]
+    assert sizes["pulled_bytes"] >= sizes["checkpoint_bytes"] > sizes["weights_bytes"] > 80e6  # MiniLM + fusion, fp32
+    assert sizes["code_bytes"] > 0 and sizes["parameters"] > 20e6
+    assert {"save_s", "push_first_s", "push_again_s", "pull_s", "load_from_cache_s"} <= set(report["seconds"])
+    assert report["requests"]["push_first_requests"] > 0 and report["requests"]["pull_requests"] > 0

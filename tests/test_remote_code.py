@@ -4,6 +4,7 @@ predictions, and with hf_msa imported the installed classes are used instead."""
 import ast
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ def bare_env():
         pytest.skip(str(error))
 
 
-def save_checkpoint(model_type, folder):
+def save_checkpoint(model_type, folder: Path):
     """A tiny model + processor saved to `folder`, the inputs as files, and the in-process predictions."""
     torch.manual_seed(0)
     config = tiny_config(model_type)
@@ -42,13 +43,14 @@ def save_checkpoint(model_type, folder):
     for i in range(len(TEXTS)):
         arrays[f"audio_{i}"] = rng.normal(size=(7 + 5 * i, config.audio_dim)).astype(np.float32)
         arrays[f"vision_{i}"] = rng.normal(size=(4 + 3 * i, config.vision_dim)).astype(np.float32)
-    np.savez(folder / "inputs.npz", **arrays)
+    inputs_file = folder.with_name(folder.name + "-inputs.npz")  # beside the checkpoint, not inside it
+    np.savez(inputs_file, **arrays)
     encoded = processor(text=TEXTS, audio=[arrays[f"audio_{i}"] for i in range(len(TEXTS))],
                         vision=[arrays[f"vision_{i}"] for i in range(len(TEXTS))], padding=config.input_padding,
                         return_tensors="pt")
     with torch.no_grad():
         logits = model(**encoded).logits
-    return {"path": str(folder), "texts": TEXTS, "arrays": str(folder / "inputs.npz")}, logits
+    return {"path": str(folder), "texts": TEXTS, "arrays": str(inputs_file)}, logits
 
 
 def load_without_hf_msa(request, tmp_path, env_extra=None):
@@ -122,3 +124,28 @@ def test_every_model_loads_and_predicts_the_same_without_hf_msa(bare_env, tmp_pa
         assert classes["feature_extractor"].endswith("feature_extraction_msa.MSAFeatureExtractor")
         for key in ("logits", "classifier_logits"):
             torch.testing.assert_close(torch.tensor(result[key]), expected[model_type], atol=1e-5, rtol=1e-4)
+
+
+def test_the_lnln_converter_output_loads_without_hf_msa_and_reproduces_the_official_outputs(bare_env, tmp_path):
+    """The converter CLI's folder is a checkpoint like any other: it carries its code, and the official LNLN
+    fixture's eval-call predictions come out of it where hf_msa is not installed."""
+    import subprocess
+
+    from safetensors.torch import load_file, save_file
+
+    from .test_lnln_golden import FORWARD, corrupted_inputs
+
+    folder = Path(__file__).resolve().parents[2] / "shared" / "golden" / "lnln"
+    if not (folder / "weights.safetensors").is_file():
+        pytest.skip(f"LNLN golden fixture not found in {folder}")
+    done = subprocess.run([sys.executable, "-m", "hf_msa.models.lnln.convert_lnln_original_to_hf", "--checkpoint",
+                           str(folder / "weights.safetensors"), "--output", str(tmp_path / "converted")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "auto_map" in json.loads((tmp_path / "converted" / "config.json").read_text())
+    inputs = {k: v.contiguous() for k, v in corrupted_inputs(load_file(str(folder / "inputs.safetensors"))).items()}
+    save_file(inputs, str(tmp_path / "inputs.safetensors"))
+    results = load_without_hf_msa({"lnln": {"path": str(tmp_path / "converted"),
+                                            "tensors": str(tmp_path / "inputs.safetensors")}}, tmp_path)
+    expected = load_file(str(folder / "outputs.safetensors"))["eval_call.sentiment_preds"][:, 0]
+    torch.testing.assert_close(torch.tensor(results["lnln"]["logits"]), expected, **FORWARD)

@@ -7,21 +7,25 @@ from .export import export_dataset
 from .label_csv import read_label_csv
 from .loading import dataset_sizes, load_msa_dataset
 from .mmsa_pickle import UnsafePickleError, read_mmsa_pickle
+from .publish import PushResult, dataset_card_path, push_dataset
 from .synthetic import load_synthetic_mosi, synthetic_mmsa_pickle, write_mmsa_pickle
 
 __all__ = [
     "DATASETS",
     "DataWarning",
+    "PushResult",
     "MSADataCollator",
     "RandomMissingCollator",
     "mark_for_augmentation",
     "training_collator",
     "UnsafePickleError",
     "dataset_sizes",
+    "dataset_card_path",
     "dataset_spec",
     "export_dataset",
     "load_msa_dataset",
     "load_synthetic_mosi",
+    "push_dataset",
     "read_label_csv",
     "read_mmsa_pickle",
     "synthetic_mmsa_pickle",
