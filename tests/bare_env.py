@@ -52,5 +52,6 @@ def run_script(name: str, *args, env_extra: dict | None = None, cwd=None, timeou
     """Run tests/scripts/<name> with the bare environment's Python, from `cwd`, without PYTHONPATH."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(env_extra or {})
+    # stdin closed: transformers asks "run the custom code? [y/N]" on a terminal; here it must answer no at once
     return subprocess.run([str(bare_python()), str(SCRIPTS / name), *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=timeout)
+                          env=env, cwd=cwd, timeout=timeout, stdin=subprocess.DEVNULL)

@@ -122,6 +122,8 @@ def test_every_model_loads_and_predicts_the_same_without_hf_msa(bare_env, tmp_pa
         assert all(name.startswith("transformers_modules.") for name in classes.values()), classes
         assert classes["model"].endswith(f"modeling_{model_type}.{MODEL_REGISTRY[model_type][2].__name__}")
         assert classes["feature_extractor"].endswith("feature_extraction_msa.MSAFeatureExtractor")
+        for auto_class, message in result["without_trust_remote_code"].items():
+            assert "contains custom code" in message and "trust_remote_code=True" in message, (auto_class, message)
         for key in ("logits", "classifier_logits"):
             torch.testing.assert_close(torch.tensor(result[key]), expected[model_type], atol=1e-5, rtol=1e-4)
 

@@ -30,6 +30,14 @@ def main(request_file: str, output_file: str) -> None:
     request = json.loads(open(request_file).read())
     results = {}
     for name, source in request.items():
+        refused = {}
+        for auto_class in (AutoModel, AutoProcessor):  # without trust_remote_code: refused, never a bare tokenizer
+            try:
+                loaded = auto_class.from_pretrained(source["path"], revision=source.get("revision"))
+            except ValueError as error:
+                refused[auto_class.__name__] = str(error)
+            else:
+                refused[auto_class.__name__] = f"LOADED {class_name(loaded)}"
         options = dict(trust_remote_code=True, revision=source.get("revision"))
         config = AutoConfig.from_pretrained(source["path"], **options)
         model = AutoModel.from_pretrained(source["path"], **options).eval()
@@ -54,6 +62,7 @@ def main(request_file: str, output_file: str) -> None:
                         **({"processor": class_name(processor),
                             "feature_extractor": class_name(processor.feature_extractor)} if processor else {})},
             "input_keys": sorted(encoded),
+            "without_trust_remote_code": refused,
             "logits": logits.tolist(),
             "classifier_logits": classifier_logits.tolist(),
         }
