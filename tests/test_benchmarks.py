@@ -119,3 +119,14 @@ def test_hub_transfer_benchmark_pushes_and_pulls_a_mosi_sized_checkpoint(tmp_pat
     assert sizes["code_bytes"] > 0 and sizes["parameters"] > 20e6
     assert {"save_s", "push_first_s", "push_again_s", "pull_s", "load_from_cache_s"} <= set(report["seconds"])
     assert report["requests"]["push_first_requests"] > 0 and report["requests"]["pull_requests"] > 0
+
+
+def test_attention_benchmark_compares_the_three_paths(tmp_path, monkeypatch):
+    from benchmarks import attention
+
+    monkeypatch.setattr(attention, "SHAPES", {"tiny": dict(batch=2, heads=2, queries=16, keys=16, dim=4, dropout=0.5)})
+    output = run_benchmark(["attention", "--repeats", "2", "--output", str(tmp_path / "a.json")])
+    row = json.loads(output.read_text())["shapes"]["tiny"]
+    assert set(row["forward_backward_median_s"]) == {"sdpa_with_dropout", "hf_msa_blockwise_with_dropout",
+                                                     "sdpa_without_dropout_floor"}
+    assert row["speedup_vs_sdpa_with_dropout"] > 0 and row["blockwise_over_floor"] > 0
