@@ -56,3 +56,20 @@ def test_sequence_encoder_ignores_padding_and_survives_fully_missing_rows():
     noisy = features.clone()
     noisy[1, 4:] = 1e3  # padded frames change: the valid frames' states must not
     assert torch.allclose(encoder(noisy, mask)[1, :4], out[1, :4], atol=1e-5)
+
+
+def test_token_transformer_keep_first_computes_the_same_first_rows_and_gradients():
+    from hf_msa.modules import TokenTransformer
+
+    torch.manual_seed(0)
+    encoder = TokenTransformer(30, dim=16, depth=2, heads=2, head_dim=8, mlp_dim=32, num_extra_tokens=4).eval()
+    x = torch.randn(3, 30, 16, requires_grad=True)
+    mask = torch.rand(3, 30) > 0.2
+    full = encoder(x, mask)[:, :4]
+    kept = encoder(x, mask, keep_first=4)
+    torch.testing.assert_close(kept, full, atol=1e-6, rtol=1e-5)
+    grad = torch.randn_like(kept)
+    torch.testing.assert_close(torch.autograd.grad(kept, x, grad)[0], torch.autograd.grad(full, x, grad)[0],
+                               atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="keep_first drops rows"):
+        encoder(x, mask, return_hidden_states=True, keep_first=4)

@@ -85,7 +85,13 @@ class TokenTransformer(nn.Module):
         self.layers = nn.ModuleList(
             TokenTransformerLayer(dim, heads, head_dim, mlp_dim or dim, dropout) for _ in range(depth))
 
-    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None, return_hidden_states: bool = False):
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None, return_hidden_states: bool = False,
+                keep_first: int | None = None):
+        """`keep_first=n`: only the first n output positions are wanted (e.g. LNLN keeps its n learned tokens), so
+        the last layer computes only those rows: their queries attend to every position as before, and no other
+        row's result is used, so the output is the same as the full output's first n rows."""
+        if keep_first is not None and return_hidden_states:
+            raise ValueError("keep_first drops rows of the last layer; it cannot return every hidden state")
         if self.extra_tokens is not None:
             x = torch.cat([self.extra_tokens.expand(x.shape[0], -1, -1), x], dim=1)
             if key_mask is not None:
@@ -95,9 +101,13 @@ class TokenTransformer(nn.Module):
                              f"max_length {self.position_embeddings.shape[1] - self.num_extra_tokens}")
         x = x + self.position_embeddings[:, : x.shape[1]]
         hidden_states = [x]
-        for layer in self.layers:
+        for index, layer in enumerate(self.layers):
+            if keep_first is not None and index == len(self.layers) - 1:
+                return layer(x[:, :keep_first], x, key_mask)
             x = layer(x, None, key_mask)
             hidden_states.append(x)
+        if keep_first is not None:  # no layers
+            return x[:, :keep_first]
         return (x, hidden_states) if return_hidden_states else x
 
 

@@ -158,11 +158,12 @@ class LnlnModel(LnlnPreTrainedModel):
         if token_type_ids is not None:
             kwargs["token_type_ids"] = token_type_ids
         states = self.text_projection(self.text_encoder(**kwargs).last_hidden_state)
-        return self.text_embedding(states, self._mask(attention_mask))[:, : self.config.num_tokens]
+        return self.text_embedding(states, self._mask(attention_mask), keep_first=self.config.num_tokens)
 
     def embed_sequence(self, modality: str, features, mask) -> torch.Tensor:
         states = getattr(self, f"{modality}_projection")(features)
-        return getattr(self, f"{modality}_embedding")(states, self._mask(mask))[:, : self.config.num_tokens]
+        # only the n learned tokens are kept: the last embedding layer computes those rows alone (same numbers)
+        return getattr(self, f"{modality}_embedding")(states, self._mask(mask), keep_first=self.config.num_tokens)
 
     @can_return_tuple
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, audio_features=None,
@@ -173,9 +174,9 @@ class LnlnModel(LnlnPreTrainedModel):
         vision = self.embed_sequence("vision", inputs.features["vision"], inputs.masks["vision"])
         audio = self.embed_sequence("audio", inputs.features["audio"], inputs.masks["audio"])
         text = self.embed_text(inputs.input_ids, inputs.attention_mask, inputs.token_type_ids)
-        completeness = torch.sigmoid(self.completeness_head(self.completeness_encoder(text)[:, 0]))  # [B, 1]
+        completeness = torch.sigmoid(self.completeness_head(self.completeness_encoder(text, keep_first=1)[:, 0]))
         proxy_input = torch.cat([self.proxy_tokens.expand(text.shape[0], -1, -1), audio, vision], dim=1)
-        proxy = reverse_gradient(self.proxy_generator(proxy_input)[:, :n], self.config.gradient_reversal_scale)
+        proxy = reverse_gradient(self.proxy_generator(proxy_input, keep_first=n), self.config.gradient_reversal_scale)
         weight = completeness.unsqueeze(-1)  # [B, 1, 1]
         dominant = proxy * (1 - weight) + text * weight
         _, states = self.language_encoder(dominant, return_hidden_states=True)
