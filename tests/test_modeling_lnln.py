@@ -229,3 +229,34 @@ def test_converter_infers_the_dataset_and_refuses_a_contradicting_preset():
     with pytest.raises(ValueError, match="pass --preset"):
         resolve_preset(weights(64, 128), None)
     assert resolve_preset(weights(64, 128), "mosei") == "mosei"  # other features: the flag decides
+
+
+def test_untouched_samples_reuse_their_corrupted_tokens_with_the_same_loss_and_gradients(monkeypatch):
+    """The complete view of a sample random missing left alone is not embedded twice; nothing else changes."""
+    torch.manual_seed(0)
+    model = LnlnForSentimentAnalysis(small_config()).train()
+    batch = random_batch(model.config, batch_size=6, audio_length=20, vision_length=16)
+    complete = {f"complete_{m}_features": batch[f"{m}_features"].clone() for m in ("audio", "vision")}
+    for modality, corrupted_rows in (("audio", [0, 3]), ("vision", [1, 2, 5])):
+        batch[f"{modality}_features"][corrupted_rows, :5] = 0.0  # a few samples lose their first frames
+    inputs = dict(batch, complete_input_ids=batch["input_ids"].clone(), **complete,
+                  text_missing_rate=torch.zeros(6))
+
+    def loss_and_grads():
+        model.zero_grad()
+        torch.manual_seed(1)  # the text encoder's own dropout draws the same masks in both runs
+        out = model(**inputs)
+        out.loss.backward()
+        return out.loss.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+    calls = []
+    original = model.lnln.embed_sequence
+    monkeypatch.setattr(model.lnln, "embed_sequence", lambda m, f, mask: calls.append(len(f)) or original(m, f, mask))
+    shared_loss, shared_grads = loss_and_grads()
+    assert calls == [6, 6, 3, 2]  # corrupted vision, audio (6 each); complete: only the changed samples
+    monkeypatch.setattr(model, "_complete_tokens",
+                        lambda modality, complete, corrupted, mask, tokens: original(modality, complete, mask))
+    full_loss, full_grads = loss_and_grads()
+    torch.testing.assert_close(shared_loss, full_loss, atol=1e-6, rtol=1e-5)
+    for shared, full in zip(shared_grads, full_grads, strict=True):
+        torch.testing.assert_close(shared, full, atol=1e-6, rtol=1e-5)

@@ -216,6 +216,21 @@ class LnlnForSentimentAnalysis(LnlnPreTrainedModel):
             {m: TokenTransformer(n, depth=config.reconstructor_depth, **blocks) for m in ("audio", "vision", "text")})
         self.post_init()
 
+    def _complete_tokens(self, modality, complete, corrupted, mask, corrupted_tokens):
+        """Tokens of the uncorrupted `modality` inputs. Random missing leaves many samples untouched (the reference
+        protocol: half the batch per modality); their tokens are those of the corrupted view, since the embedding has
+        no randomness when `dropout` is 0, so they are reused and only the changed samples are embedded again. The
+        same values, and the same gradients (the shared tokens receive both uses' gradients, as two copies would)."""
+        if (self.training and self.config.dropout > 0) or complete.shape != corrupted.shape:
+            return self.lnln.embed_sequence(modality, complete, mask)
+        changed = (complete != corrupted).flatten(1).any(dim=1).nonzero().squeeze(1)
+        if len(changed) == len(complete):
+            return self.lnln.embed_sequence(modality, complete, mask)
+        if len(changed) == 0:
+            return corrupted_tokens
+        fresh = self.lnln.embed_sequence(modality, complete[changed], None if mask is None else mask[changed])
+        return corrupted_tokens.index_copy(0, changed, fresh)
+
     @can_return_tuple
     def forward(
         self,
@@ -246,8 +261,10 @@ class LnlnForSentimentAnalysis(LnlnPreTrainedModel):
                 raise ValueError(f"complete_input_ids must have the shape of input_ids {tuple(input_ids.shape)}, "
                                  f"got {tuple(complete_input_ids.shape)}")
             complete_text = self.lnln.embed_text(complete_input_ids, attention_mask, token_type_ids)
-            complete_vision = self.lnln.embed_sequence("vision", complete_vision_features, vision_attention_mask)
-            complete_audio = self.lnln.embed_sequence("audio", complete_audio_features, audio_attention_mask)
+            complete_vision = self._complete_tokens("vision", complete_vision_features, vision_features,
+                                                    vision_attention_mask, encoded.vision_tokens)
+            complete_audio = self._complete_tokens("audio", complete_audio_features, audio_features,
+                                                   audio_attention_mask, encoded.audio_tokens)
             tokens = torch.cat([encoded.dominant_tokens, complete_text], dim=0)  # [2B, N, d]
             discriminator_logits = self.discriminator(tokens.reshape(-1, tokens.shape[-1]))
             reconstructed = torch.cat([self.reconstructors["audio"](encoded.audio_tokens),
