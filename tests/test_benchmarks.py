@@ -130,3 +130,19 @@ def test_attention_benchmark_compares_the_three_paths(tmp_path, monkeypatch):
     assert set(row["forward_backward_median_s"]) == {"sdpa_with_dropout", "hf_msa_blockwise_with_dropout",
                                                      "sdpa_without_dropout_floor"}
     assert row["speedup_vs_sdpa_with_dropout"] > 0 and row["blockwise_over_floor"] > 0
+
+
+def test_lnln_official_benchmark_runs_both_on_the_same_weights(tmp_path):
+    from benchmarks.lnln_official import DEFAULT_OFFICIAL
+
+    if not (DEFAULT_OFFICIAL / "run_official.py").is_file():
+        import pytest
+
+        pytest.skip(f"the official LNLN harness is not at {DEFAULT_OFFICIAL} (it lives beside the repository)")
+    output = run_benchmark(["lnln_official", "--batch", "2", "--repeats", "1", "--warmup", "0",
+                            "--output", str(tmp_path / "l.json")])
+    report = json.loads(output.read_text())
+    same = report["objective_before_training_eval_mode"]
+    assert abs(same["official"] - same["port"]) < 1e-4 * abs(same["official"])
+    assert set(report["median_s"]) == {"train_official", "train_port", "infer_official", "infer_port"}
+    assert report["port_speedup_train"] > 0 and report["port_speedup_infer"] > 0
