@@ -19,6 +19,7 @@ import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 
 from .data.collator import training_collator
+from .data.frame_views import frame_views
 from .metrics import GREATER_IS_BETTER, make_compute_metrics
 
 LR_SCHEDULES = ("linear", "constant", "warmup_cosine")
@@ -338,8 +339,9 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
     return Trainer(
         model=model,
         args=args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
+        # frame columns as zero-copy views of the Arrow memory map: the same rows, without per-row conversion
+        train_dataset=frame_views(train_dataset),
+        eval_dataset=frame_views(eval_dataset),
         data_collator=collator,
         processing_class=processor,
         compute_metrics=make_compute_metrics(metric_family),
@@ -365,10 +367,11 @@ def train_and_evaluate(model, processor, dataset, settings: TrainSettings, valid
             splits["test"] = dataset[test_split]
         trainer.add_callback(CorruptedEvaluationCallback(processor, splits, family, settings.corrupted_evaluation_rate))
     trainer.train(resume_from_checkpoint=settings.resume_from_checkpoint)
-    validation = _strip(trainer.evaluate(dataset[validation_split], metric_key_prefix="validation"), "validation")
+    validation = _strip(trainer.evaluate(frame_views(dataset[validation_split]), metric_key_prefix="validation"),
+                        "validation")
     test = {}
     if test_split is not None and test_split in dataset:
-        test = _strip(trainer.evaluate(dataset[test_split], metric_key_prefix="test"), "test")
+        test = _strip(trainer.evaluate(frame_views(dataset[test_split]), metric_key_prefix="test"), "test")
     result = RunResult(settings.seed, validation, test, trainer.state.best_model_checkpoint,
                        list(trainer.state.log_history))
     return trainer, result

@@ -4,6 +4,7 @@ from .catalog import DATASETS, dataset_spec
 from .checks import DataWarning
 from .collator import MSADataCollator, RandomMissingCollator, mark_for_augmentation, training_collator
 from .export import export_dataset
+from .frame_views import FrameViewDataset, frame_views
 from .label_csv import read_label_csv
 from .loading import dataset_sizes, load_msa_dataset
 from .mmsa_pickle import UnsafePickleError, read_mmsa_pickle
@@ -11,6 +12,8 @@ from .publish import PushResult, dataset_card_path, push_dataset
 from .synthetic import load_synthetic_mosi, synthetic_mmsa_pickle, write_mmsa_pickle
 
 __all__ = [
+    "FrameViewDataset",
+    "frame_views",
     "DATASETS",
     "DataWarning",
     "PushResult",
