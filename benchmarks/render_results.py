@@ -22,18 +22,27 @@ def robustness_table(report: dict) -> str:
 
 
 def speed_table(report: dict) -> str:
-    rows = ["| model | shape | train step | × text encoder | inference | × text encoder | train peak MB (× encoder) |",
-            "|---|---|---|---|---|---|---|"]
+    floors = "floor_s" in next(iter(next(iter(report["models"].values()))["shapes"].values()))["train_model"]
+    extra = " train / inference × FLOP floor | FLOPs × encoder |" if floors else ""
+    rows = ["| model | shape | train step | × text encoder | inference | × text encoder | train peak MB (× encoder) |"
+            + extra, "|---|---|---|---|---|---|---|" + ("---|---|" if floors else "")]
     for name, result in report["models"].items():
         for shape, r in result["shapes"].items():
             mark = lambda ok: "" if ok else " ✗"  # noqa: E731
-            rows.append(
-                f"| {name} | {shape} | {r['train_model']['median_s'] * 1000:.0f} ms | {r['train_time_ratio']:.2f}"
-                f"{mark(r['train_meets_target'])} | {r['infer_model']['median_s'] * 1000:.0f} ms | "
-                f"{r['infer_time_ratio']:.2f}{mark(r['infer_meets_target'])} | "
-                f"{r['train_model']['peak_extra_mb']:.0f} ({r['train_memory_ratio']:.2f}) |")
+            row = (f"| {name} | {shape} | {r['train_model']['median_s'] * 1000:.0f} ms | {r['train_time_ratio']:.2f}"
+                   f"{mark(r['train_meets_target'])} | {r['infer_model']['median_s'] * 1000:.0f} ms | "
+                   f"{r['infer_time_ratio']:.2f}{mark(r['infer_meets_target'])} | "
+                   f"{r['train_model']['peak_extra_mb']:.0f} ({r['train_memory_ratio']:.2f}) |")
+            if floors:
+                row += (f" {r['train_model']['time_over_floor']:.1f} / {r['infer_model']['time_over_floor']:.1f} | "
+                        f"{r['train_flop_ratio']:.2f} / {r['infer_flop_ratio']:.2f} |")
+            rows.append(row)
     rows.append(f"\nText encoder: {report['encoder']}; median of {report['repeats']} repeats, {report['threads']} threads; "
-                f"✗ = above the {report['target_overhead']}× fusion-overhead target.")
+                f"✗ = above the {report['target_overhead']}× fusion-overhead target."
+                + (f" FLOP floor: the FLOPs torch counts for the call (forward + backward for a training step) at this "
+                   f"machine's fp32 matmul rate in the same run ({report['matmul_gflop_per_s']:.0f} GFLOP/s); "
+                   "FLOPs × encoder: the model's counted FLOPs over its text encoder's (train / inference)."
+                   if floors else ""))
     return "\n".join(rows)
 
 

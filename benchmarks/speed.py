@@ -3,6 +3,9 @@
 For each model at a MOSI-like shape (batch 32: text 50 tokens, audio 375x5, vision 500x20) and at batch 1:
 training step (forward + backward + optimizer step), inference (forward, no grad) and peak extra memory, each as a
 ratio to the same text encoder alone doing the same thing. Median and interquartile spread over repeats.
+Each figure also gets its FLOP floor: the FLOPs torch's FlopCounterMode counts for that call (forward + backward for
+training, forward for inference; optimiser arithmetic is not counted), divided by this machine's fp32 matmul rate
+measured in the same run, and `time_over_floor` = measured / floor.
 Peak memory: resident-set high-water mark (VmHWM, reset through /proc/self/clear_refs) above the resident set
 before the timed repeats (after returning freed heap memory to the OS with malloc_trim), on CPU: the transient
 memory of a step (activations, gradients), the parameters and optimizer state excluded.
@@ -97,10 +100,46 @@ def infer_step(model, inputs):
     return step
 
 
+def matmul_rate(size: int = 1024, repeats: int = 10) -> float:
+    """This machine's fp32 matmul rate now (FLOP/s, median of `repeats`): the speed a FLOP floor assumes."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    times = []
+    for _ in range(repeats + 1):
+        started = time.perf_counter()
+        torch.mm(a, b)
+        times.append(time.perf_counter() - started)
+    return 2 * size ** 3 / statistics.median(times[1:])
+
+
+def count_flops(step) -> int:
+    """FLOPs of one call of `step`, with torch's own per-op formulas (`torch.utils.flop_counter.flop_registry`:
+    matmuls, convolutions, attention). FlopCounterMode itself is not used: its per-module tracker fails on
+    custom autograd functions in the graph (LNLN's gradient reversal); the counting is the same."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils.flop_counter import flop_registry
+
+    class Counter(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            counted = flop_registry.get(func._overloadpacket)
+            if counted is not None:
+                self.total += counted(*args, **kwargs, out_val=out)
+            return out
+
+    with Counter() as counter:
+        step()
+    return counter.total
+
+
 def run(encoder: str = "minilm", repeats: int = 10, shapes=("batch32", "batch1"), models=None) -> dict:
     torch.manual_seed(0)
+    rate = matmul_rate()
     results = {"target_overhead": TARGET_OVERHEAD, "encoder": encoder, "repeats": repeats,
-               "threads": torch.get_num_threads(), "shapes": {k: SHAPES[k] for k in shapes}, "models": {}}
+               "threads": torch.get_num_threads(), "shapes": {k: SHAPES[k] for k in shapes},
+               "matmul_gflop_per_s": rate / 1e9, "models": {}}
     for model_type in models or sorted(MODEL_REGISTRY):
         config_class, _, model_class = MODEL_REGISTRY[model_type]
         if encoder == "minilm":
@@ -114,14 +153,33 @@ def run(encoder: str = "minilm", repeats: int = 10, shapes=("batch32", "batch1")
             text_inputs = {k: inputs[k] for k in ("input_ids", "attention_mask")}
             model.train()
             text_encoder.train()
+            infer_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+            # counted with attention written out: the same matmuls as the function defines them (the blockwise
+            # dropout path's backward recomputes QK^T, which a floor should not count)
+            model.set_attn_implementation("eager")
+            flops = {
+                "train_model": count_flops(lambda: model(**inputs).loss.backward()),
+                "train_text_encoder": count_flops(lambda: text_encoder(**text_inputs).last_hidden_state.mean().backward()),
+            }
+            model.zero_grad(set_to_none=True)
+            model.eval()
+            flops["infer_model"] = count_flops(infer_step(model, infer_inputs))
+            flops["infer_text_encoder"] = count_flops(infer_step(text_encoder, text_inputs))
+            model.set_attn_implementation("sdpa")  # every timing below runs the default path
+            model.train()
             rows = {
                 "train_model": measure(train_step(model, inputs, lambda m, x: m(**x).loss), repeats),
                 "train_text_encoder": measure(
                     train_step(text_encoder, text_inputs, lambda m, x: m(**x).last_hidden_state.mean()), repeats),
             }
             model.eval()
-            rows["infer_model"] = measure(infer_step(model, {k: v for k, v in inputs.items() if k != "labels"}), repeats)
+            rows["infer_model"] = measure(infer_step(model, infer_inputs), repeats)
             rows["infer_text_encoder"] = measure(infer_step(text_encoder, text_inputs), repeats)
+            for key, count in flops.items():  # the floor: the counted FLOPs at this machine's matmul rate
+                rows[key].update(gflop=count / 1e9, floor_s=count / rate,
+                                 time_over_floor=round(rows[key]["median_s"] / (count / rate), 3))
+            for mode in ("train", "infer"):
+                rows[f"{mode}_flop_ratio"] = round(flops[f"{mode}_model"] / flops[f"{mode}_text_encoder"], 3)
             for mode in ("train", "infer"):
                 ratio = rows[f"{mode}_model"]["median_s"] / rows[f"{mode}_text_encoder"]["median_s"]
                 rows[f"{mode}_time_ratio"] = round(ratio, 3)
