@@ -8,15 +8,18 @@ from benchmarks.__main__ import main as run_benchmark
 
 
 def test_renyi_benchmark_writes_every_field(tmp_path):
-    output = run_benchmark(["renyi", "--sizes", "16", "32", "--repeats", "1", "--output", str(tmp_path / "r.json")])
+    output = run_benchmark(["renyi", "--sizes", "16", "32", "--repeats", "1", "--runs", "2",
+                            "--output", str(tmp_path / "r.json")])
     report = json.loads(output.read_text())
     assert {"benchmark", "command", "date", "machine", "versions", "alpha", "rank", "target", "meets_target",
-            "sizes"} <= set(report)
+            "sizes", "solvers", "spectra", "runs"} <= set(report)
     assert {"python", "torch", "transformers"} <= set(report["versions"])
-    assert len(report["spectra"]) == 9 and report["worst_abs_error_over_spectra"] >= 0
+    assert set(report["solvers"]) == set(report["spectra"]) == {"randomized", "block_krylov"}
+    assert all(len(spectra) == 9 for spectra in report["spectra"].values())
     row = report["sizes"]["32"]
-    assert {"full_eigh_s", "full_entropy", "low_rank_eigh_s", "low_rank_exact_entropy", "low_rank_randomized_s",
-            "low_rank_randomized_entropy", "speedup_vs_full_eigh", "abs_error_vs_exact_low_rank"} <= set(row)
+    assert {"full_eigh_s", "low_rank_eigh_s", "block_krylov_s", "block_krylov_speedup", "block_krylov_abs_error",
+            "randomized_s"} <= set(row)
+    assert len(row["block_krylov_speedup"]["runs"]) == 2
     assert isinstance(report["meets_target"], bool)
 
 

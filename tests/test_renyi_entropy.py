@@ -63,7 +63,7 @@ def test_shannon_limit_and_bounds():
     assert renyi_entropy(ones, 1.9).item() == pytest.approx(0.0, abs=1e-6)  # a single direction
 
 
-@pytest.mark.parametrize("solver", ["randomized", "lanczos"])
+@pytest.mark.parametrize("solver", ["randomized", "block_krylov", "lanczos"])
 def test_fast_solvers_agree_with_exact_eigh(solver):
     x = torch.randn(300, 16)
     gram = gaussian_gram(x, knn_bandwidth(x) ** 2)
@@ -71,7 +71,7 @@ def test_fast_solvers_agree_with_exact_eigh(solver):
     assert renyi_entropy(gram, 1.9, rank=10, solver=solver).item() == pytest.approx(exact.item(), abs=1e-3)
 
 
-@pytest.mark.parametrize("solver", ["eigh", "randomized"])
+@pytest.mark.parametrize("solver", ["eigh", "randomized", "block_krylov"])
 def test_finite_gradients_with_duplicate_samples(solver):
     base = torch.randn(10, 4)
     x = torch.cat([base, base, base[:4]]).requires_grad_()  # many exactly repeated rows
@@ -108,3 +108,13 @@ def test_bad_arguments_raise():
         renyi_entropy(torch.eye(30) / 30, rank=3, solver="power")
     with pytest.raises(ValueError, match="same batch size"):
         renyi_mutual_information(torch.randn(4, 2), torch.randn(5, 2), 1.0, 1.0)
+
+
+def test_block_krylov_is_within_1e_3_bits_on_flat_and_steep_spectra():
+    """The solver `auto` uses above n = 256, on the spectra the benchmark checks (feature dims x kernel widths)."""
+    generator = torch.Generator().manual_seed(1)
+    for dim, scale in ((5, 0.5), (50, 0.5), (50, 1.0), (200, 2.0)):
+        x = torch.randn(600, dim, generator=generator)
+        gram = gaussian_gram(x, (knn_bandwidth(x) * scale) ** 2)
+        exact = renyi_entropy(gram, 1.9, rank=10, solver="eigh").item()
+        assert renyi_entropy(gram, 1.9, rank=10, solver="auto").item() == pytest.approx(exact, abs=1e-3), (dim, scale)

@@ -46,8 +46,9 @@ class DibConfig(MSAConfig):
         lrib_rank (`int`, *optional*, defaults to 10): top-k eigenvalues kept (k = min(rank, n - 1) per batch).
         lrib_mi_mode (`str`, *optional*, defaults to `"full_mi"`): `"full_mi"` = S(X) + S(Z) - S(X, Z) as the paper
             words it; `"entropy_z"` = S(Z) only, what the derived code computes. See the model docstring.
-        lrib_eig_solver (`str`, *optional*, defaults to `"auto"`): exact `eigh` up to n = 256, a randomised range
-            finder above; `"lanczos"` is the derived code's SciPy route.
+        lrib_eig_solver (`str`, *optional*, defaults to `"auto"`): exact `eigh` up to n = 256, a randomised block
+            Krylov subspace above (`"block_krylov"`); `"randomized"` is plain subspace iteration, `"lanczos"` the
+            derived code's SciPy route.
         lrib_input_bandwidth (`str`, *optional*, defaults to `"fixed"`): kernel of the Gram matrix of X:
             `"fixed"` uses `lrib_kernel_divisor_*` (the derived code's constants), `"knn"` the same k-NN rule as for Z.
         lrib_kernel_divisor_text, lrib_kernel_divisor_audio, lrib_kernel_divisor_vision, lrib_kernel_divisor_fusion
