@@ -124,8 +124,9 @@ def test_every_model_loads_and_predicts_the_same_without_hf_msa(bare_env, tmp_pa
         assert classes["feature_extractor"].endswith("feature_extraction_msa.MSAFeatureExtractor")
         for auto_class, message in result["without_trust_remote_code"].items():
             assert "contains custom code" in message and "trust_remote_code=True" in message, (auto_class, message)
-        for key in ("logits", "classifier_logits"):
+        for key in ("logits", "classifier_logits", "resaved_logits"):
             torch.testing.assert_close(torch.tensor(result[key]), expected[model_type], atol=1e-5, rtol=1e-4)
+        assert f"modeling_{model_type}.py" in result["resaved_files"]  # saved again without hf_msa: code kept
 
 
 def test_the_lnln_converter_output_loads_without_hf_msa_and_reproduces_the_official_outputs(bare_env, tmp_path):

@@ -8,6 +8,7 @@ instead, those tensors are the model's inputs as they are and no processor is lo
 """
 
 import json
+import os
 import sys
 
 import numpy as np
@@ -57,6 +58,12 @@ def main(request_file: str, output_file: str) -> None:
         with torch.no_grad():
             logits = model(**encoded).logits
             classifier_logits = classifier(**encoded).logits
+        # saved again from here (e.g. after fine-tuning without hf_msa), the checkpoint still carries its code
+        resaved = os.path.join(os.path.dirname(os.path.abspath(output_file)), f"resaved-{name}")
+        model.save_pretrained(resaved)
+        again = AutoModel.from_pretrained(resaved, trust_remote_code=True).eval()
+        with torch.no_grad():
+            resaved_logits = again(**encoded).logits
         results[name] = {
             "classes": {"config": class_name(config), "model": class_name(model), "classifier": class_name(classifier),
                         **({"processor": class_name(processor),
@@ -65,6 +72,8 @@ def main(request_file: str, output_file: str) -> None:
             "without_trust_remote_code": refused,
             "logits": logits.tolist(),
             "classifier_logits": classifier_logits.tolist(),
+            "resaved_logits": resaved_logits.tolist(),
+            "resaved_files": sorted(os.listdir(resaved)),
         }
     with open(output_file, "w") as handle:
         json.dump(results, handle)
