@@ -138,6 +138,10 @@ if trainer.args.process_index == 0:
     digest = float(sum(p.double().sum() for p in trainer.model.parameters()))
     json.dump({{"world_size": trainer.args.world_size, "steps": trainer.state.global_step,
                "test": result.test, "digest": digest}}, open(os.path.join(out, "ddp.json"), "w"))
+# end the process group explicitly, as a DDP script should: left to interpreter teardown, gloo's threads can be
+# destroyed in the wrong order and abort the process ("terminate called without an active exception")
+torch.distributed.barrier()
+torch.distributed.destroy_process_group()
 """
 
 
