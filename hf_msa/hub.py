@@ -197,7 +197,7 @@ def push_model(model_dir: str | Path, repo_id: str, *, private: bool = False, re
     files = check_checkpoint_folder(model_dir)
     card = checkpoint_card(model_dir, repo_id)
     api = HfApi(token=token)
-    with hub_errors(repo_id):
+    with hub_errors(repo_id, revision):
         api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
         if revision is not None:
             api.create_branch(repo_id, branch=revision, exist_ok=True)
