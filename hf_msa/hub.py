@@ -99,11 +99,8 @@ def base_model_of(text_encoder: str | None) -> str | None:
     return None if Path(text_encoder).exists() or text_encoder.count("/") != 1 else text_encoder
 
 
-def method_title(config) -> str:
+def method_title(model_class) -> str:
     """The first line of the method's modeling module docstring (e.g. "DIB: Robust Multimodal Sentiment ...")."""
-    from transformers import AutoModel
-
-    model_class = AutoModel._model_mapping[type(config)]
     doc = sys.modules[model_class.__module__].__doc__ or model_class.__name__
     return doc.strip().splitlines()[0].rstrip(".")
 
@@ -112,13 +109,15 @@ def checkpoint_card(folder: str | Path, repo_id: str) -> ModelCard:
     """The card of a saved checkpoint: its `README.md` when it has one (e.g. from `hf-msa card`), else rendered from
     the `eval_results.json` the training run wrote beside the weights (model-index = that checkpoint's test metrics),
     else a card that says no evaluation was recorded."""
-    import hf_msa  # noqa: F401  (registers the configs)
-    from transformers import AutoConfig, AutoModel
+    from transformers import AutoConfig
+
+    from . import MODEL_REGISTRY  # importing hf_msa registers the configs AutoConfig reads
 
     folder = Path(folder)
     if (folder / "README.md").is_file():
         return ModelCard.load(folder / "README.md")
     config = AutoConfig.from_pretrained(folder)
+    model_class = MODEL_REGISTRY[config.model_type][2]
     name = repo_id.split("/")[-1]
     results_file = folder / EVAL_RESULTS_FILE
     run = json.loads(results_file.read_text()) if results_file.is_file() else None
@@ -147,10 +146,9 @@ def checkpoint_card(folder: str | Path, repo_id: str) -> ModelCard:
         results = dict(run, summary=run.get("summary") or {}, seeds=run.get("seeds") or [run.get("seed")],
                        sizes_text=" / ".join(f"{sizes[k]} {k}" for k in ("train", "validation", "test") if k in sizes)
                        or "split sizes not recorded")
-    model_class = AutoModel._model_mapping[type(config)]
     return ModelCard.from_template(
         card_data, template_path=str(TEMPLATES / "checkpoint_card.md"), model_name=name, repo_id=repo_id,
-        method_title=method_title(config), model_class=model_class.__name__, model_type=config.model_type,
+        method_title=method_title(model_class), model_class=model_class.__name__, model_type=config.model_type,
         problem_type=config.problem_type, label_range=getattr(config, "label_range", None) or (-3, 3),
         num_labels=config.num_labels, labels=[config.id2label[i] for i in sorted(config.id2label)],
         audio_dim=config.audio_dim, vision_dim=config.vision_dim, extraction=_extraction_settings_of(folder),

@@ -93,7 +93,6 @@ def test_a_package_import_that_cannot_travel_is_named(tmp_path, monkeypatch):
     module = tmp_path / "hf_msa_bad_module.py"
     module.write_text("from hf_msa.modules import attend\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(remote_code, "PACKAGE", "hf_msa")
     with pytest.raises(ValueError, match=r"hf_msa_bad_module.py:1: 'from hf_msa.modules import \.\.\.' cannot travel"):
         remote_code.bundle_sources(["hf_msa_bad_module"])
 

@@ -57,7 +57,6 @@ class FrameViewDataset(torch.utils.data.Dataset):
     """A `datasets.Dataset` as a torch Dataset whose Array2D columns come from zero-copy views (see the module)."""
 
     def __init__(self, dataset):
-        self.dataset = dataset
         table = dataset.data.table
         frame_names = [name for name, feature in dataset.features.items() if isinstance(feature, Array2D)]
         self.views = {name: FrameColumnView(table.column(name), dataset.features[name].shape[1], name)
