@@ -375,12 +375,12 @@ def train_and_evaluate(model, processor, dataset, settings: TrainSettings, valid
             splits["test"] = dataset[test_split]
         trainer.add_callback(CorruptedEvaluationCallback(processor, splits, family, settings.corrupted_evaluation_rate))
     trainer.train(resume_from_checkpoint=settings.resume_from_checkpoint)
-    views = _views_for(trainer.args)
-    validation = _strip(trainer.evaluate(views(dataset[validation_split]), metric_key_prefix="validation"),
-                        "validation")
+    # the trainer's eval_dataset is the validation split, already wrapped by build_trainer
+    validation = _strip(trainer.evaluate(metric_key_prefix="validation"), "validation")
     test = {}
     if test_split is not None and test_split in dataset:
-        test = _strip(trainer.evaluate(views(dataset[test_split]), metric_key_prefix="test"), "test")
+        test = _strip(trainer.evaluate(_views_for(trainer.args)(dataset[test_split]), metric_key_prefix="test"),
+                      "test")
     result = RunResult(settings.seed, validation, test, trainer.state.best_model_checkpoint,
                        list(trainer.state.log_history))
     return trainer, result
