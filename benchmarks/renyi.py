@@ -5,8 +5,8 @@ over runs) with the worst |entropy error| over the spectra at most 1e-3.
 
     .venv/bin/python -m benchmarks renyi [--sizes 32 64 128 256 512 1024] [--repeats 20] [--runs 3]
 
-Solvers: "randomized" (subspace iteration: 4 products with G, width k + 20) and "block_krylov" (the span of
-G Ω ... G^4 Ω, width k + 10; what `solver="auto"` uses above n = 256).
+Solvers: "randomized" (subspace iteration: 5 products with G, width k + 20) and "block_krylov" (block Lanczos on the
+span of Ω, GΩ, ..., G^4 Ω, width k + 10: 5 products with G; what `solver="auto"` uses above n = 256).
 """
 
 import argparse

@@ -46,7 +46,7 @@ class DibConfig(MSAConfig):
         lrib_rank (`int`, *optional*, defaults to 10): top-k eigenvalues kept (k = min(rank, n - 1) per batch).
         lrib_mi_mode (`str`, *optional*, defaults to `"full_mi"`): `"full_mi"` = S(X) + S(Z) - S(X, Z) as the paper
             words it; `"entropy_z"` = S(Z) only, what the derived code computes. See the model docstring.
-        lrib_eig_solver (`str`, *optional*, defaults to `"auto"`): exact `eigh` up to n = 256, a randomised block
+        lrib_eig_solver (`str`, *optional*, defaults to `"auto"`): exact `eigh` up to n = 256, a block
             Krylov subspace above (`"block_krylov"`); `"randomized"` is plain subspace iteration, `"lanczos"` the
             derived code's SciPy route.
         lrib_input_bandwidth (`str`, *optional*, defaults to `"fixed"`): kernel of the Gram matrix of X:
