@@ -4,6 +4,7 @@ from .attention import ATTENTION_IMPLEMENTATIONS, attend
 from .bottleneck_fusion import AttentionBottleneckFusion
 from .gradient_reversal import GradientReversal, reverse_gradient
 from .hyper_modality import HyperModalityLayer
+from .perceiver import CrossAttentionStack, GegluFeedForward, LatentTransformer, PerceiverAttention
 from .pooling import POOLING_MODES, pool_sequence
 from .renyi_entropy import (
     EIGEN_SOLVERS,
@@ -27,7 +28,11 @@ from .variational_bottleneck import VariationalBottleneck
 __all__ = [
     "ATTENTION_IMPLEMENTATIONS",
     "AttentionBottleneckFusion",
+    "CrossAttentionStack",
     "CrossTokenTransformer",
+    "GegluFeedForward",
+    "LatentTransformer",
+    "PerceiverAttention",
     "GradientReversal",
     "HyperModalityLayer",
     "PreNormAttention",
