@@ -20,6 +20,7 @@ from transformers import (
 from .configuration_utils import DATASET_PRESETS, MSAConfig
 from .modeling_utils import MSAModelOutput, MSAPreTrainedModel
 from .models.dib import DibConfig, DibForSentimentAnalysis, DibModel
+from .models.hme import HmeConfig, HmeForSentimentAnalysis, HmeModel, HmeOptimizerResetCallback
 from .models.lnln import LnlnConfig, LnlnForSentimentAnalysis, LnlnModel
 from .pipelines import MultimodalSentimentPipeline, pipeline, register_pipeline
 from .processing import MSAFeatureExtractor, MSAProcessor
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 MODEL_REGISTRY = {
     "dib": (DibConfig, DibModel, DibForSentimentAnalysis),
     "lnln": (LnlnConfig, LnlnModel, LnlnForSentimentAnalysis),
+    "hme": (HmeConfig, HmeModel, HmeForSentimentAnalysis),
 }
 
 
@@ -56,6 +58,10 @@ __all__ = [
     "DibConfig",
     "DibForSentimentAnalysis",
     "DibModel",
+    "HmeConfig",
+    "HmeForSentimentAnalysis",
+    "HmeModel",
+    "HmeOptimizerResetCallback",
     "LnlnConfig",
     "LnlnForSentimentAnalysis",
     "LnlnModel",

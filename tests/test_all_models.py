@@ -14,9 +14,13 @@ TINY_OVERRIDES = {
     "lnln": dict(hidden_size=16, num_tokens=4, num_attention_heads=2, attention_head_dim=8, mlp_dim=16,
                  embedding_depth=1, proxy_depth=1, completeness_depth=1, reconstructor_depth=1,
                  language_encoder_depth=1, fusion_depth=1),
+    # HME's VIBs sample at test time by default (faithful); the shared suites check deterministic eval, so off here
+    # (tests/test_modeling_hme.py covers the default)
+    "hme": dict(hidden_size=16, num_attention_heads=2, num_encoder_layers=1, latent_depth=1, hyper_depth=1,
+                num_latents=2, head_num_layers=1, head_intermediate_size=32, sample_at_eval=False),
 }
 # LNLN is a three-modality regression model: it has no MVSA-Single (text + image, 3 classes) configuration.
-PRESETS = {"dib": ["mosi", "mosei", "sims", "mvsa"], "lnln": ["mosi", "mosei", "sims"]}
+PRESETS = {"dib": ["mosi", "mosei", "sims", "mvsa"], "lnln": ["mosi", "mosei", "sims"], "hme": ["mosi", "mosei", "sims"]}
 
 
 def tiny_config(model_type, preset="mosi"):

@@ -36,6 +36,12 @@ def sinusoidal_positions(length: int, dim: int, device=None, dtype=None) -> torc
     return table.to(dtype or torch.float32)
 
 
+class FusedInProjection(nn.Linear):
+    """MulT's fused query/key/value projection [3d, d] (rows q, k, v). Its own class so a model can give it fairseq's
+    Xavier-uniform init: transformers' init walk never reaches modules without parameters of their own, such as
+    the layer that holds it."""
+
+
 class SequenceEncoderLayer(GradientCheckpointingLayer):
     def __init__(self, hidden_size: int, num_heads: int, attn_dropout: float, relu_dropout: float,
                  res_dropout: float):
@@ -45,7 +51,7 @@ class SequenceEncoderLayer(GradientCheckpointingLayer):
         self.num_heads = num_heads
         self.attn_implementation = "sdpa"  # set by the model from config._attn_implementation
         self.attn_norm = nn.LayerNorm(hidden_size)
-        self.qkv = nn.Linear(hidden_size, 3 * hidden_size)
+        self.qkv = FusedInProjection(hidden_size, 3 * hidden_size)
         self.out = nn.Linear(hidden_size, hidden_size)
         self.ffn_norm = nn.LayerNorm(hidden_size)
         self.fc1 = nn.Linear(hidden_size, 4 * hidden_size)
@@ -122,4 +128,4 @@ class SequenceEncoder(nn.Module):
         return self.norm(hidden)
 
 
-__all__ = ["POSITION_RULES", "SequenceEncoder", "SequenceEncoderLayer", "sinusoidal_positions"]
+__all__ = ["FusedInProjection", "POSITION_RULES", "SequenceEncoder", "SequenceEncoderLayer", "sinusoidal_positions"]

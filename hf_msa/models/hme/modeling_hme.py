@@ -36,8 +36,8 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ...modeling_utils import MSAModelOutput, MSAPreTrainedModel, build_text_encoder, check_mask
-from ...modules import CrossAttentionStack, LatentTransformer, SequenceEncoder, SequenceEncoderLayer
-from ...modules import VariationalBottleneck
+from ...modules import CrossAttentionStack, LatentTransformer, SequenceEncoder, VariationalBottleneck
+from ...modules.sequence_encoder import FusedInProjection
 from .configuration_hme import HmeConfig
 
 MODALITIES = ("text", "audio", "vision")
@@ -155,9 +155,9 @@ class HmePreTrainedModel(MSAPreTrainedModel):
             init.kaiming_uniform_(module.weight, a=math.sqrt(5))
             return
         super()._init_weights(module)
-        if isinstance(module, SequenceEncoderLayer):
-            init.xavier_uniform_(module.qkv.weight)
-            init.zeros_(module.qkv.bias)
+        if isinstance(module, FusedInProjection):
+            init.xavier_uniform_(module.weight)
+            init.zeros_(module.bias)
         elif isinstance(module, nn.MultiheadAttention):
             init.xavier_uniform_(module.in_proj_weight)
             init.zeros_(module.in_proj_bias)
