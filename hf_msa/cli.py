@@ -326,7 +326,8 @@ def cmd_robustness(args) -> None:
     split = _split(_load_data(args.data, None, args.data_dir, args.data_config), args.split)
     if args.max_samples:
         split = split.select(range(min(args.max_samples, len(split))))
-    settings = RobustnessSettings(missing_rates=tuple(args.rates), seeds=tuple(args.seeds), snr_db=tuple(args.snr),
+    settings = RobustnessSettings(missing_rates=tuple(args.rates), modality_missing_rates=tuple(args.modality_rates),
+                                  seeds=tuple(args.seeds), snr_db=tuple(args.snr),
                                   selection=args.selection, mask_seed=args.mask_seed,
                                   averaging="model_seeds" if args.model_group else "mask_seeds")
     report = run_robustness(models, split, family, settings, args.output_dir, split=args.split)

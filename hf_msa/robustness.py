@@ -1,5 +1,6 @@
-"""One robustness harness for every hf_msa model: random missing (LNLN's protocol), whole-modality removal and
-Gaussian noise, applied to the encoded inputs of a split (never inside a model), each setting seeded.
+"""One robustness harness for every hf_msa model: random missing (LNLN's protocol), dataset-level modality missing
+(GCNet / IMDer / HME's mask: whole modalities per sample at a missing rate), whole-modality removal (the fixed-missing
+conditions) and Gaussian noise, applied to the encoded inputs of a split (never inside a model), each setting seeded.
 
     report = run_robustness({"dib": (model, processor)}, dataset["test"], family="mosi", output_dir="runs/rob")
 
@@ -9,6 +10,7 @@ one line per model). The whole split is encoded once, padded to the model's max 
 as LNLN does, so every model sees the same corrupted inputs for a seed.
 """
 
+import inspect
 import itertools
 import json
 import math
@@ -21,7 +23,14 @@ import torch
 from tqdm.auto import tqdm
 
 from .data.collator import MSADataCollator
-from .data.corruption import MODALITIES, gaussian_noise, random_missing, remove_modalities
+from .data.corruption import (
+    MODALITIES,
+    apply_presence,
+    gaussian_noise,
+    modality_missing_matrix,
+    random_missing,
+    remove_modalities,
+)
 from .metrics import msa_metrics
 
 HEADLINE = {"mosi": ["Non0_acc_2", "Non0_F1_score", "Mult_acc_7", "MAE"],
@@ -42,6 +51,8 @@ class RobustnessSettings:
     models of a group as a list. Modality removal and the clean score are averaged over the group's models."""
 
     missing_rates: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(10))
+    # dataset-level modality missing (HME's protocol; at 0.7 every sample keeps exactly one modality, a realised 2/3)
+    modality_missing_rates: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(8))
     seeds: tuple[int, ...] = (1111, 1112, 1113)  # mask seeds, with averaging="mask_seeds"
     averaging: str = "mask_seeds"
     mask_seed: int = 1111  # the one mask seed, with averaging="model_seeds"
@@ -64,11 +75,14 @@ def encode_split(processor, dataset) -> tuple[dict[str, np.ndarray], np.ndarray]
 
 @torch.no_grad()
 def predict_arrays(model, arrays: dict[str, np.ndarray], batch_size: int = 64) -> np.ndarray:
+    """Predictions for the arrays in batches; `modality_mask` (written by modality removal) goes to the models whose
+    forward takes it (HME), the others read removal from the zeroed inputs."""
     model.eval()
     outputs = []
     size = len(arrays["input_ids"])
+    keys = MODEL_INPUTS + (("modality_mask",) if "modality_mask" in inspect.signature(model.forward).parameters else ())
     for start in range(0, size, batch_size):
-        batch = {k: torch.as_tensor(arrays[k][start : start + batch_size]) for k in MODEL_INPUTS if k in arrays}
+        batch = {k: torch.as_tensor(arrays[k][start : start + batch_size]) for k in keys if k in arrays}
         outputs.append(model(**batch).logits.float().cpu().numpy())
     return np.concatenate(outputs)
 
@@ -110,10 +124,10 @@ def evaluate_model(model, processor, dataset, family: str, settings: RobustnessS
     averaged_over = (f"{len(runs)} models ({', '.join(label for label, _, _ in runs)}) at mask seed {settings.mask_seed}"
                      if by_models else f"mask seeds {', '.join(str(seed) for _, _, seed in runs)} (one model)")
     report = {"averaged_over": averaged_over, "clean": _mean([score(m, arrays) for m in group]),
-              "random_missing": {}, "modality_removal": {}, "noise": {}}
+              "random_missing": {}, "modality_missing": {}, "modality_removal": {}, "noise": {}}
     present = [m for m in MODALITIES if m == "text" or f"{m}_features" in arrays]
     removals = [r for k in range(1, len(present)) for r in itertools.combinations(present, k)]
-    steps = (len(settings.missing_rates) + len(settings.snr_db)) * len(runs)
+    steps = (len(settings.missing_rates) + len(settings.modality_missing_rates) + len(settings.snr_db)) * len(runs)
     progress = tqdm(total=steps + (len(removals) * len(group) if settings.modality_removal else 0),
                     desc=f"robustness [{name}]")
     for rate in settings.missing_rates:
@@ -125,6 +139,16 @@ def evaluate_model(model, processor, dataset, family: str, settings: RobustnessS
         report["random_missing"][f"{rate:.1f}"] = {"per_seed": per_seed, "mean": _mean(list(per_seed.values()))}
     # LNLN's "overall robustness": the per-rate means averaged over the rates
     report["random_missing_overall"] = _mean([v["mean"] for v in report["random_missing"].values()])
+    for rate in settings.modality_missing_rates:
+        per_seed, size = {}, len(arrays["input_ids"])
+        corrupted = {seed: apply_presence(arrays, _presence(size, rate, seed, present), unk)
+                     for seed in {seed for _, _, seed in runs}}
+        for label, member, seed in runs:
+            per_seed[label] = score(member, corrupted[seed])
+            progress.update()
+        report["modality_missing"][f"{rate:.1f}"] = {"per_seed": per_seed, "mean": _mean(list(per_seed.values()))}
+    if report["modality_missing"]:
+        report["modality_missing_overall"] = _mean([v["mean"] for v in report["modality_missing"].values()])
     for snr in settings.snr_db:
         per_seed = {}
         for label, member, seed in runs:
@@ -143,6 +167,14 @@ def evaluate_model(model, processor, dataset, family: str, settings: RobustnessS
     return report
 
 
+def _presence(size: int, rate: float, seed: int, present: list[str]) -> np.ndarray:
+    """The modality-missing mask over the modalities the data has (a text + vision dataset draws over two)."""
+    drawn = modality_missing_matrix(size, rate, np.random.RandomState(seed), views=len(present))
+    presence = np.ones((size, len(MODALITIES)), dtype=np.int64)
+    presence[:, [MODALITIES.index(m) for m in present]] = drawn
+    return presence
+
+
 def run_robustness(models: dict, dataset, family: str, settings: RobustnessSettings | None = None,
                    output_dir: str | Path | None = None, split: str = "test") -> dict:
     """`models`: {name: (model, processor)}, or {name: ([model, ...], processor)} for a group trained with different
@@ -152,6 +184,9 @@ def run_robustness(models: dict, dataset, family: str, settings: RobustnessSetti
         "protocol": {
             "random_missing": "LNLN generate_m: per-sample rate r; valid positions kept when u > r; [CLS]/[SEP] kept; "
                               "text -> [UNK], frames -> 0; one seed per setting, reseeded per modality",
+            "modality_missing": "GCNet/IMDer generate_missing_matrix: whole modalities removed per sample, missing-cell "
+                                "rate MR over the split, at least one modality kept (MR 0.7: exactly one); removal "
+                                "as below, plus modality_mask for models that take it",
             "modality_removal": "every subset of modalities that leaves at least one; text keeps only [CLS]/[SEP]",
             "noise": "additive Gaussian noise on valid audio/vision frames at the given SNR (dB), per sample",
         },
@@ -181,22 +216,26 @@ def plot_missing_curves(report: dict, output_dir: str | Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     paths = []
-    for metric in HEADLINE[report["family"]]:
+    curves = [("random_missing", "missing rate (LNLN protocol)", "random missing", "")]
+    if any(result.get("modality_missing") for result in report["models"].values()):
+        curves.append(("modality_missing", "modality missing rate (GCNet/IMDer mask)", "modality missing",
+                       "_modality_missing"))
+    for (protocol, xlabel, what, suffix), metric in itertools.product(curves, HEADLINE[report["family"]]):
         figure, axis = plt.subplots(figsize=(5, 3.5))
         for name, result in report["models"].items():
-            rates = sorted(result["random_missing"], key=float)
-            axis.plot([float(r) for r in rates], [result["random_missing"][r]["mean"][metric] for r in rates],
+            rates = sorted(result.get(protocol, {}), key=float)
+            axis.plot([float(r) for r in rates], [result[protocol][r]["mean"][metric] for r in rates],
                       marker="o", label=name)
-        axis.set_xlabel("missing rate (LNLN protocol)")
+        axis.set_xlabel(xlabel)
         axis.set_ylabel(metric)
-        title = f"{metric} under random missing ({report['split']} split)"
+        title = f"{metric} under {what} ({report['split']} split)"
         if report.get("selection_warning"):
             title += "\n[selection: " + report["selection"] + "]"
         axis.set_title(title, fontsize=9)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
         figure.tight_layout()
-        path = Path(output_dir) / f"robustness_{metric}.png"
+        path = Path(output_dir) / f"robustness{suffix}_{metric}.png"
         figure.savefig(path, dpi=120)
         plt.close(figure)
         paths.append(path)
@@ -216,8 +255,15 @@ def robustness_card_section(report: dict, model: str) -> str:
         lines.append(f"| {rate} | " + " | ".join(f"{values['mean'][m]:.4f}" for m in metrics) + " |")
     overall = result["random_missing_overall"]
     lines.append("| **average** | " + " | ".join(f"**{overall[m]:.4f}**" for m in metrics) + " |")
+    if result.get("modality_missing"):
+        lines += ["", f"Modality missing ({report['protocol']['modality_missing']}):", "",
+                  "| modality missing rate | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+        for rate, values in sorted(result["modality_missing"].items(), key=lambda kv: float(kv[0])):
+            lines.append(f"| {rate} | " + " | ".join(f"{values['mean'][m]:.4f}" for m in metrics) + " |")
+        overall = result["modality_missing_overall"]
+        lines.append("| **average** | " + " | ".join(f"**{overall[m]:.4f}**" for m in metrics) + " |")
     if result["modality_removal"]:
-        lines += ["", "Whole-modality removal (modalities kept):", "", "| kept | " + " | ".join(metrics) + " |",
+        lines += ["", "Whole-modality removal, the fixed-missing conditions (modalities kept):", "", "| kept | " + " | ".join(metrics) + " |",
                   "|---" * (len(metrics) + 1) + "|"]
         for kept, values in result["modality_removal"].items():
             lines.append(f"| {kept} | " + " | ".join(f"{values[m]:.4f}" for m in metrics) + " |")

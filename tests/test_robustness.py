@@ -10,9 +10,11 @@ from hf_msa import DibForSentimentAnalysis, LnlnForSentimentAnalysis
 from hf_msa.cli import predict
 from hf_msa.data import RandomMissingCollator, load_synthetic_mosi
 from hf_msa.data.collator import AUGMENT_COLUMN
-from hf_msa.data.corruption import gaussian_noise, keep_mask, lnln_training_rates, random_missing, remove_modalities
+from hf_msa.data.corruption import (apply_presence, gaussian_noise, keep_mask, lnln_training_rates,
+                                    modality_missing_matrix, random_missing, remove_modalities)
 from hf_msa.metrics import msa_metrics
-from hf_msa.robustness import RobustnessSettings, encode_split, robustness_card_section, run_robustness
+from hf_msa.robustness import (RobustnessSettings, encode_split, predict_arrays, robustness_card_section,
+                               run_robustness)
 
 from .conftest import tiny_dib_config
 from .test_modeling_lnln import small_config
@@ -135,7 +137,8 @@ def test_harness_runs_dib_and_lnln_end_to_end(tmp_path, processor, synthetic_tes
     torch.manual_seed(0)
     dib = DibForSentimentAnalysis(tiny_dib_config()).eval()
     lnln = LnlnForSentimentAnalysis(small_config()).eval()
-    settings = RobustnessSettings(missing_rates=(0.0, 0.5), seeds=(1111, 1112), snr_db=(10.0,))
+    settings = RobustnessSettings(missing_rates=(0.0, 0.5), seeds=(1111, 1112), snr_db=(10.0,),
+                                  modality_missing_rates=(0.0, 0.5))
     report = run_robustness({"dib": (dib, processor), "lnln": (lnln, processor)}, synthetic_test, "mosi", settings,
                             tmp_path)
     saved = json.loads((tmp_path / "robustness.json").read_text())
@@ -146,8 +149,11 @@ def test_harness_runs_dib_and_lnln_end_to_end(tmp_path, processor, synthetic_tes
         assert set(result["random_missing"]["0.5"]["per_seed"]) == {"1111", "1112"}
         assert set(result["modality_removal"]) == {"text", "audio", "vision", "text+audio", "text+vision", "audio+vision"}
         assert result["random_missing"]["0.0"]["mean"] == result["clean"]
+        assert set(result["modality_missing"]) == {"0.0", "0.5"}
+        assert result["modality_missing"]["0.0"]["mean"] == pytest.approx(result["clean"], nan_ok=True)
     for metric in ("Non0_acc_2", "MAE"):
         assert (tmp_path / f"robustness_{metric}.png").stat().st_size > 1000
+        assert (tmp_path / f"robustness_modality_missing_{metric}.png").stat().st_size > 1000
     # rate 0 equals a plain evaluation of the same model
     labels = np.asarray(synthetic_test["label"])
     for name, model in (("dib", dib), ("lnln", lnln)):
@@ -156,6 +162,7 @@ def test_harness_runs_dib_and_lnln_end_to_end(tmp_path, processor, synthetic_tes
             assert report["models"][name]["random_missing"]["0.0"]["mean"][key] == pytest.approx(value, abs=1e-4, nan_ok=True)
     section = robustness_card_section(report, "dib")
     assert "| 0.5 |" in section and "**average**" in section and "text+vision" in section
+    assert "Modality missing (GCNet/IMDer" in section
 
 
 def test_paper_selection_is_flagged(tmp_path, processor, synthetic_test):
@@ -194,3 +201,62 @@ def test_encode_split_pads_to_the_processor_max_lengths(processor, synthetic_tes
     arrays, labels = encode_split(processor, synthetic_test)
     assert arrays["audio_features"].shape[1] == processor.feature_extractor.max_audio_length
     assert arrays["input_ids"].shape[1] == processor.max_text_length and len(labels) == 48
+
+
+def test_modality_missing_matrix_reproduces_the_reference_and_keeps_one_modality():
+    # HME's golden fixture: np.random.seed(4); generate_missing_matrix(6, 3, missing_rate=0.2) gave this matrix
+    matrix = modality_missing_matrix(6, 0.2, np.random.RandomState(4))
+    assert matrix.tolist() == [[0, 1, 0], [1, 1, 0], [1, 0, 1], [0, 1, 1], [0, 1, 1], [1, 1, 1]]
+    for rate in (0.1, 0.3, 0.5):
+        draw = modality_missing_matrix(20000, rate, np.random.RandomState(0))
+        assert draw.sum(axis=1).min() >= 1
+        assert 1 - draw.mean() == pytest.approx(rate, abs=0.01)
+    assert (modality_missing_matrix(500, 0.7, np.random.RandomState(0)).sum(axis=1) == 1).all()  # exactly one
+    assert (modality_missing_matrix(50, 0.0, np.random.RandomState(0)) == 1).all()
+    with pytest.raises(ValueError, match="missing_rate"):
+        modality_missing_matrix(5, 1.0, np.random.RandomState(0))
+
+
+def test_apply_presence_removes_per_sample_and_writes_the_modality_mask():
+    generator = np.random.RandomState(0)
+    batch = {"input_ids": np.array([[101, 7, 8, 102, 0]] * 3), "attention_mask": np.array([[1, 1, 1, 1, 0]] * 3),
+             "audio_features": generator.randn(3, 4, 2).astype(np.float32),
+             "audio_attention_mask": np.ones((3, 4), dtype=np.int64),
+             "vision_features": generator.randn(3, 4, 2).astype(np.float32),
+             "vision_attention_mask": np.ones((3, 4), dtype=np.int64)}
+    presence = np.array([[0, 1, 1], [1, 0, 1], [1, 1, 1]])
+    out = apply_presence(batch, presence, unk_token_id=100)
+    assert out["input_ids"][0].tolist() == [101, 100, 100, 102, 0] and out["input_ids"][1:].tolist() == batch["input_ids"][1:].tolist()
+    assert not out["audio_features"][1].any() and not out["audio_attention_mask"][1].any()
+    np.testing.assert_array_equal(out["audio_features"][[0, 2]], batch["audio_features"][[0, 2]])
+    np.testing.assert_array_equal(out["modality_mask"], presence)
+    with pytest.raises(ValueError, match="at least one must stay"):
+        apply_presence(batch, np.array([[0, 0, 0], [1, 1, 1], [1, 1, 1]]), 100)
+    with pytest.raises(ValueError, match=r"\[3, 3\] array of 0/1"):
+        apply_presence(batch, np.ones((2, 3)), 100)
+
+
+def test_harness_hands_hme_its_modality_mask(processor, synthetic_test):
+    """Removing text from HME zero-fills its BERT output (upstream's ps), not only the words: the harness passes
+    `modality_mask` to models whose forward takes it."""
+    from hf_msa import HmeConfig, HmeForSentimentAnalysis
+
+    from .conftest import TINY_TEXT
+
+    torch.manual_seed(0)
+    config = HmeConfig.from_preset("mosi", text_config=dict(TINY_TEXT), hidden_size=16, num_attention_heads=2,
+                                   num_encoder_layers=1, latent_depth=1, hyper_depth=1, num_latents=2,
+                                   head_num_layers=1, head_intermediate_size=32, sample_at_eval=False,
+                                   linear_init="pytorch", audio_max_length=60, vision_max_length=60,
+                                   text_max_length=24)
+    model = HmeForSentimentAnalysis(config).eval()
+    arrays, _ = encode_split(processor, synthetic_test)
+    removed = remove_modalities(arrays, ("text",), processor.tokenizer.unk_token_id)
+    via_harness = predict_arrays(model, removed)
+    with torch.no_grad():
+        inputs = {k: torch.as_tensor(v) for k, v in removed.items() if k != "modality_mask"}
+        without_mask = model(**inputs).logits.numpy()
+        ps = torch.as_tensor(removed["modality_mask"])
+        with_mask = model(**inputs, modality_mask=ps).logits.numpy()
+    np.testing.assert_allclose(via_harness, with_mask, rtol=1e-4, atol=1e-5)
+    assert np.abs(via_harness - without_mask).max() > 1e-4

@@ -8,6 +8,10 @@
 * Whole-modality removal: text keeps only [CLS]/[SEP] (every other valid token [UNK], as LNLN's rate 1); audio /
   vision are zeroed and their masks cleared (a missing modality).
 * Additive Gaussian noise on the valid audio / vision frames at a signal-to-noise ratio in dB, per sample.
+* Dataset-level modality missing (GCNet / IMDer / CyIN / HME `generate_missing_matrix`): a [N, 3] presence matrix
+  with a missing rate MR over all sample-modality cells and at least one modality kept per sample (MR >= 2/3: exactly
+  one), applied per sample as whole-modality removal. Every removal also writes `modality_mask` [N, 3] (text, audio,
+  vision; 1 = present), which models that take it (HME's `ps`) read instead of guessing from the inputs.
 """
 
 import numpy as np
@@ -61,15 +65,65 @@ def remove_modalities(batch: dict, removed: tuple[str, ...], unk_token_id: int) 
         raise ValueError(f"removed must name modalities from {MODALITIES}, got {sorted(unknown)}")
     if set(removed) == set(MODALITIES):
         raise ValueError("at least one modality must stay")
+    presence = np.ones((len(batch["input_ids"]), len(MODALITIES)), dtype=np.int64)
+    presence[:, [MODALITIES.index(m) for m in removed]] = 0
+    return apply_presence(batch, presence, unk_token_id)
+
+
+def apply_presence(batch: dict, presence: np.ndarray, unk_token_id: int) -> dict:
+    """A copy of `batch` in which sample i loses modality j where `presence[i, j]` is 0 (columns text, audio,
+    vision), each removal as `remove_modalities` describes, plus `modality_mask` = presence (combined with any
+    `modality_mask` the batch already carries)."""
+    size = len(batch["input_ids"])
+    presence = np.asarray(presence)
+    if presence.shape != (size, len(MODALITIES)) or not np.isin(presence, (0, 1)).all():
+        raise ValueError(f"presence must be a [{size}, 3] array of 0/1 (text, audio, vision), got shape "
+                         f"{presence.shape}")
+    if (presence.sum(axis=1) == 0).any():
+        raise ValueError("presence removes every modality of some sample: at least one must stay")
     out = {key: np.array(value, copy=True) for key, value in batch.items()}
-    if "text" in removed:
-        out = random_missing(out, {"text": np.ones(len(out["input_ids"])), "audio": np.zeros(len(out["input_ids"])),
-                                   "vision": np.zeros(len(out["input_ids"]))}, seed=0, unk_token_id=unk_token_id)
-    for modality in ("audio", "vision"):
-        if modality in removed and f"{modality}_features" in out:
-            out[f"{modality}_features"] = np.zeros_like(out[f"{modality}_features"])
-            out[f"{modality}_attention_mask"] = np.zeros_like(out[f"{modality}_attention_mask"])
+    text_gone = presence[:, 0] == 0
+    if text_gone.any():  # rate 1 keeps only [CLS]/[SEP]; other samples untouched (rate 0)
+        removed = random_missing(out, {"text": text_gone.astype(np.float64), "audio": np.zeros(size),
+                                       "vision": np.zeros(size)}, seed=0, unk_token_id=unk_token_id)
+        out["input_ids"] = removed["input_ids"]
+    for index, modality in ((1, "audio"), (2, "vision")):
+        gone = presence[:, index] == 0
+        if gone.any() and f"{modality}_features" in out:
+            out[f"{modality}_features"][gone] = 0
+            out[f"{modality}_attention_mask"][gone] = 0
+    previous = np.asarray(out.get("modality_mask", np.ones_like(presence)))
+    out["modality_mask"] = (previous * presence).astype(np.int64)
     return out
+
+
+def modality_missing_matrix(size: int, missing_rate: float, rng: np.random.RandomState, views: int = 3) -> np.ndarray:
+    """[size, views] int32 presence matrix of GCNet / IMDer (HME's and CyIN's `generate_missing_matrix`): each
+    sample keeps at least one modality and the share of missing cells is `missing_rate` (within 0.005 over at least
+    32 rows, redrawn until it is). MR = 0 keeps everything; MR >= 1 - 1/views keeps exactly one modality, drawn
+    uniformly. The draws follow the reference's order, so `np.random.RandomState(seed)` reproduces its matrix after
+    `np.random.seed(seed)`."""
+    if not 0.0 <= missing_rate < 1.0:
+        raise ValueError(f"missing_rate must be in [0, 1), got {missing_rate}")
+    keep_rate = 1.0 - missing_rate
+    one_hot = lambda rows: np.eye(views)[rng.randint(0, views, size=(rows, 1))[:, 0]]  # noqa: E731
+    if keep_rate <= 1.0 / views:
+        return one_hot(size)
+    if keep_rate == 1.0:
+        return rng.randint(1, 2, size=(size, views))
+    rows = max(size, 32)
+    error = 1.0
+    while error >= 0.005:
+        preserved = one_hot(rows)  # the one modality every sample surely keeps
+        extra = views * rows * keep_rate - rows  # cells still to keep beyond it
+        ratio = extra / (views * rows)
+        draws = (rng.randint(0, 100, size=(rows, views)) < int(ratio * 100)).astype(np.int32)
+        overlap = np.sum(((draws + preserved) > 1).astype(np.int32))  # extra cells that fell on the preserved one
+        ratio = extra / (1 - overlap / extra) / (views * rows)
+        draws = (rng.randint(0, 100, size=(rows, views)) < int(ratio * 100)).astype(np.int32)
+        matrix = ((draws + preserved) > 0).astype(np.int32)
+        error = abs(keep_rate - np.sum(matrix) / (views * rows))
+    return matrix[:size]
 
 
 def gaussian_noise(batch: dict, snr_db: float, seed: int, modalities=("audio", "vision")) -> dict:
@@ -98,4 +152,5 @@ def lnln_training_rates(size: int, rng: np.random.RandomState) -> dict[str, np.n
     return rates
 
 
-__all__ = ["MODALITIES", "gaussian_noise", "keep_mask", "lnln_training_rates", "random_missing", "remove_modalities"]
+__all__ = ["MODALITIES", "apply_presence", "gaussian_noise", "keep_mask", "lnln_training_rates", "modality_missing_matrix",
+           "random_missing", "remove_modalities"]
