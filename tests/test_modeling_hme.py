@@ -140,11 +140,12 @@ def test_initialisation_follows_the_bert_rule_of_the_reference():
 
 
 def test_trainer_on_the_embedded_data_beats_a_constant_predictor(processor, tmp_path):
+    """The default training path: modality missing at MR 0.2 on the training rows (HME's protocol)."""
     data = load_synthetic_mosi({"train": 480, "validation": 120, "test": 120}, seed=3).with_format("numpy")
     set_seed(0)
     model = HmeForSentimentAnalysis(small_config(text_config=dict(TINY_TEXT, hidden_size=32, intermediate_size=64),
                                                  sample_at_eval=False))
-    settings = TrainSettings(output_dir=str(tmp_path), num_train_epochs=6, learning_rate=1e-3, text_learning_rate=1e-3,
+    settings = TrainSettings(output_dir=str(tmp_path), num_train_epochs=10, learning_rate=3e-3, text_learning_rate=1e-3,
                              early_stopping_patience=None, disable_tqdm=True, logging_steps=5, seed=0,
                              per_device_train_batch_size=32)
     trainer, result = train_and_evaluate(model, processor, data, settings)
@@ -171,3 +172,26 @@ def test_optimizer_reset_callback_clears_the_moments_each_epoch():
     state.epoch = 1.0
     callback.on_epoch_begin(TrainingArguments("unused", report_to=[]), state, control, optimizer=optimizer)
     assert not optimizer.state
+
+
+def test_training_helpers_drop_whole_modalities_at_the_configured_rate(processor):
+    """HME trains without complete data: its training rows lose whole modalities per batch (GCNet/IMDer's mask),
+    its evaluation rows stay complete, and the batch carries the modality_mask the model reads."""
+    from hf_msa.data import MSADataCollator, ModalityMissingCollator, training_collator
+
+    data = load_synthetic_mosi({"train": 64, "validation": 8, "test": 8}, seed=1).with_format("numpy")
+    model = HmeForSentimentAnalysis(small_config(missing_rate=0.3))
+    collator, train = training_collator(model, processor, data["train"])
+    assert isinstance(collator, ModalityMissingCollator)
+    batch = collator([train[i] for i in range(64)])
+    mask = batch["modality_mask"].numpy()
+    assert mask.shape == (64, 3) and mask.sum(axis=1).min() >= 1
+    assert 1 - mask.mean() == pytest.approx(0.3, abs=0.06)  # realised within 0.005 over the draw's 64 rows
+    no_audio = mask[:, 1] == 0
+    assert no_audio.any() and not batch["audio_attention_mask"].numpy()[no_audio].any()
+    clean = collator([data["validation"][i] for i in range(8)])
+    assert "modality_mask" not in clean and clean["audio_attention_mask"].numpy().any(axis=1).all()
+    complete, _ = training_collator(HmeForSentimentAnalysis(small_config(missing_rate=0.0)), processor, data["train"])
+    assert type(complete) is MSADataCollator
+    off, _ = training_collator(model, processor, data["train"], random_missing=False)
+    assert type(off) is MSADataCollator

@@ -2,7 +2,13 @@
 
 from .catalog import DATASETS, dataset_spec
 from .checks import DataWarning
-from .collator import MSADataCollator, RandomMissingCollator, mark_for_augmentation, training_collator
+from .collator import (
+    MSADataCollator,
+    ModalityMissingCollator,
+    RandomMissingCollator,
+    mark_for_augmentation,
+    training_collator,
+)
 from .export import export_dataset
 from .frame_views import FrameViewDataset, frame_views
 from .label_csv import read_label_csv
@@ -18,6 +24,7 @@ __all__ = [
     "DataWarning",
     "PushResult",
     "MSADataCollator",
+    "ModalityMissingCollator",
     "RandomMissingCollator",
     "mark_for_augmentation",
     "training_collator",

@@ -91,20 +91,64 @@ class RandomMissingCollator(MSADataCollator):
         return out
 
 
+class ModalityMissingCollator(MSADataCollator):
+    """Training-time dataset-level modality missing (HME's protocol: GCNet/IMDer's mask), drawn for every batch.
+
+    Rows that carry `AUGMENT_COLUMN` = True lose whole modalities per sample at `missing_rate` (at least one kept) as
+    `hf_msa.data.corruption.apply_presence` does, and the batch carries `modality_mask` [B, 3] when `emit_mask`.
+    Deviation from the reference, said in the HME card: upstream draws one mask for the whole split per epoch and
+    slices it by batch, for train, validation and test alike; here each training batch draws its own (the same
+    algorithm, over max(B, 32) rows) and evaluation rows stay clean (selection on the clean validation split)."""
+
+    def __init__(self, processor, problem_type: str = "regression", missing_rate: float = 0.2, seed: int = 1111,
+                 emit_mask: bool = True, **kwargs):
+        super().__init__(processor, problem_type, **kwargs)
+        if not 0.0 <= missing_rate < 1.0:
+            raise ValueError(f"missing_rate must be in [0, 1), got {missing_rate}")
+        self.missing_rate, self.emit_mask = missing_rate, emit_mask
+        self.rng = np.random.RandomState(seed)
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        from .corruption import apply_presence, modality_missing_matrix
+
+        batch = super().__call__(rows)
+        if not all(row.get(AUGMENT_COLUMN, False) for row in rows):
+            return batch
+        arrays = {k: v.numpy() for k, v in batch.items() if k != "labels"}
+        present = [m for m in ("text", "audio", "vision") if m == "text" or f"{m}_features" in arrays]
+        drawn = modality_missing_matrix(len(rows), self.missing_rate, self.rng, views=len(present))
+        presence = np.ones((len(rows), 3), dtype=np.int64)
+        presence[:, [("text", "audio", "vision").index(m) for m in present]] = drawn
+        corrupted = apply_presence(arrays, presence, self.processor.tokenizer.unk_token_id)
+        out = {key: torch.as_tensor(corrupted[key]) for key in arrays}
+        if self.emit_mask:
+            out["modality_mask"] = torch.as_tensor(corrupted["modality_mask"])
+        if "labels" in batch:
+            out["labels"] = batch["labels"]
+        return out
+
+
 def training_collator(model, processor, train_dataset, seed: int = 1111, random_missing: bool | None = None):
     """The collator and training split to hand the stock Trainer for `model`.
 
-    A model whose objective needs training-time corruption says so (`training_corruption = "random_missing"`, LNLN):
-    then the training rows are marked and corrupted per batch by `RandomMissingCollator`, which also emits the
-    uncorrupted inputs when the model's forward takes them; evaluation rows stay clean. `random_missing` True / False
-    forces the augmentation on / off (None: the model's own protocol). Returns `(collator, train_dataset)`.
+    A model whose objective needs training-time corruption says so: `training_corruption = "random_missing"` (LNLN):
+    the training rows are marked and corrupted per batch by `RandomMissingCollator`, which also emits the
+    uncorrupted inputs when the model's forward takes them; `"modality_missing"` (HME, at `config.missing_rate`):
+    `ModalityMissingCollator`. Evaluation rows stay clean. `random_missing` True forces LNLN's random missing, False
+    turns any training corruption off (None: the model's own protocol). Returns `(collator, train_dataset)`.
     """
     import inspect
 
     config = model.config
     padding = getattr(config, "input_padding", "longest")  # non-hf_msa baselines pad to the longest
+    protocol = getattr(model, "training_corruption", None)
+    if random_missing is None and protocol == "modality_missing" and getattr(config, "missing_rate", 0.0) > 0:
+        wants_mask = "modality_mask" in inspect.signature(model.forward).parameters
+        collator = ModalityMissingCollator(processor, config.problem_type, missing_rate=config.missing_rate,
+                                           seed=seed, emit_mask=wants_mask, padding=padding)
+        return collator, mark_for_augmentation(train_dataset)
     if random_missing is None:
-        random_missing = getattr(model, "training_corruption", None) == "random_missing"
+        random_missing = protocol == "random_missing"
     if not random_missing:
         return MSADataCollator(processor, problem_type=config.problem_type, padding=padding), train_dataset
     wants_complete = "complete_input_ids" in inspect.signature(model.forward).parameters
@@ -113,4 +157,5 @@ def training_collator(model, processor, train_dataset, seed: int = 1111, random_
     return collator, mark_for_augmentation(train_dataset)
 
 
-__all__ = ["AUGMENT_COLUMN", "MSADataCollator", "RandomMissingCollator", "mark_for_augmentation", "training_collator"]
+__all__ = ["AUGMENT_COLUMN", "MSADataCollator", "ModalityMissingCollator", "RandomMissingCollator", "mark_for_augmentation",
+           "training_collator"]

@@ -52,6 +52,10 @@ class HmeConfig(MSAConfig):
         attend_to_padding (`bool`, *optional*, defaults to `True`): the official code masks nothing after BERT:
             the MulT encoders attend to, and the pooling covers, every step, padding included. `False` masks padded
             steps out of both (a deviation, offered as a switch).
+        missing_rate (`float`, *optional*, defaults to 0.2): the dataset-level modality missing rate HME trains with
+            (the README's MOSI command; MOSEI 0.1): the training helpers drop whole modalities per sample with
+            GCNet/IMDer's mask (`hf_msa.data.ModalityMissingCollator`), as HME trains without complete data. 0 trains
+            on complete inputs (the fixed-missing protocol's training).
         static_keys (`bool`, *optional*, defaults to `True`): the official MulT encoders are called as
             `enc(x, x, x)`, so every layer attends from its running state to the embedded input; `False` is true
             self-attention over the running state.
@@ -59,7 +63,7 @@ class HmeConfig(MSAConfig):
 
     model_type = "hme"
     keys_to_ignore_at_inference = MSAConfig.keys_to_ignore_at_inference + ["vib_sigma"]
-    method_presets = {"mosei": {"num_encoder_layers": 2, "latent_depth": 3}}
+    method_presets = {"mosei": {"num_encoder_layers": 2, "latent_depth": 3, "missing_rate": 0.1}}
 
     hidden_size: int = 192
     num_attention_heads: int = 16
@@ -88,6 +92,7 @@ class HmeConfig(MSAConfig):
     projection_kernel: int = 1
     pooling: str = "max"
     attend_to_padding: bool = True
+    missing_rate: float = 0.2
     static_keys: bool = True
     linear_init: str = "normal"
 
@@ -98,7 +103,7 @@ class HmeConfig(MSAConfig):
                       "num_latents", "head_num_layers", "head_intermediate_size", "memory_bank_size",
                       "projection_kernel"),
             unit_interval=("attn_dropout", "relu_dropout", "res_dropout", "embed_dropout", "gate_dropout",
-                           "fusion_dropout", "head_dropout"),
+                           "fusion_dropout", "head_dropout", "missing_rate"),
             non_negative=("unimodal_weight", "kl_weight", "uncertainty_lower"),
         )
         if self.modalities != ["text", "audio", "vision"]:

@@ -303,6 +303,7 @@ class HmeForSentimentAnalysis(HmePreTrainedModel):
     L1(ŷ, y) + unimodal_weight · mean_m L1(ŷ_m, y) + kl_weight · mean_m KL_m."""
 
     text_encoder_path = "hme.text_encoder"
+    training_corruption = "modality_missing"  # at config.missing_rate: HME trains without complete data
     training_recipes = {"official": OFFICIAL_RECIPE}
 
     def __init__(self, config: HmeConfig):
