@@ -27,7 +27,7 @@ from .data.corruption import (
     MODALITIES,
     apply_presence,
     gaussian_noise,
-    modality_missing_matrix,
+    modality_missing_presence,
     random_missing,
     remove_modalities,
 )
@@ -140,9 +140,9 @@ def evaluate_model(model, processor, dataset, family: str, settings: RobustnessS
     # LNLN's "overall robustness": the per-rate means averaged over the rates
     report["random_missing_overall"] = _mean([v["mean"] for v in report["random_missing"].values()])
     for rate in settings.modality_missing_rates:
-        per_seed, size = {}, len(arrays["input_ids"])
-        corrupted = {seed: apply_presence(arrays, _presence(size, rate, seed, present), unk)
-                     for seed in {seed for _, _, seed in runs}}
+        per_seed = {}
+        corrupted = {seed: apply_presence(arrays, modality_missing_presence(arrays, rate, np.random.RandomState(seed)),
+                                          unk) for seed in {seed for _, _, seed in runs}}
         for label, member, seed in runs:
             per_seed[label] = score(member, corrupted[seed])
             progress.update()
@@ -165,14 +165,6 @@ def evaluate_model(model, processor, dataset, family: str, settings: RobustnessS
             report["modality_removal"][kept] = _mean(scores)
     progress.close()
     return report
-
-
-def _presence(size: int, rate: float, seed: int, present: list[str]) -> np.ndarray:
-    """The modality-missing mask over the modalities the data has (a text + vision dataset draws over two)."""
-    drawn = modality_missing_matrix(size, rate, np.random.RandomState(seed), views=len(present))
-    presence = np.ones((size, len(MODALITIES)), dtype=np.int64)
-    presence[:, [MODALITIES.index(m) for m in present]] = drawn
-    return presence
 
 
 def run_robustness(models: dict, dataset, family: str, settings: RobustnessSettings | None = None,

@@ -1,5 +1,6 @@
 """Shared fixtures: tiny configs (hidden 20, one layer), MiniLM's real tokenizer, the real data folder."""
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -81,6 +82,22 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent (it lives beside the repository, never inside it)")
     return SHARED_DATA
+
+
+def load_golden_fixture(method: str) -> dict:
+    """A method's golden fixture (../shared/golden/<method>, or $HF_MSA_<METHOD>_FIXTURE): its five safetensors files
+    by name plus `meta` (fixture.json). Skips with the folder named when it is absent."""
+    from safetensors.torch import load_file
+
+    variable = f"HF_MSA_{method.upper()}_FIXTURE"
+    folder = Path(os.environ.get(variable, SHARED_DATA.parent / "golden" / method))
+    if not (folder / "weights.safetensors").is_file():
+        pytest.skip(f"{method} golden fixture not found in {folder} (set {variable})")
+    files = {name: load_file(str(folder / f"{name}.safetensors"))
+             for name in ("weights", "inputs", "outputs", "intermediates", "grads")}
+    files["meta"] = json.loads((folder / "fixture.json").read_text())
+    files["folder"] = folder
+    return files
 
 
 def random_batch(config, batch_size=12, text_length=10, audio_length=30, vision_length=25, seed=0, labels=True):

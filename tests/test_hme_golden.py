@@ -5,14 +5,12 @@ fixture.json). The VIB noise the official run drew is replayed through `vib_nois
 The fixture folder is ../shared/golden/hme, or $HF_MSA_HME_FIXTURE to point the same test at another fixture.
 """
 
-import json
-import os
-from pathlib import Path
-
 import pytest
 import torch
 
 from hf_msa.models.hme.convert_hme_original_to_hf import config_from_original, convert, convert_key
+
+from .conftest import load_golden_fixture
 
 FORWARD = dict(rtol=1e-4, atol=1e-5)
 MODALITIES = ("text", "audio", "vision")
@@ -20,15 +18,7 @@ MODALITIES = ("text", "audio", "vision")
 
 @pytest.fixture(scope="module")
 def golden():
-    folder = Path(os.environ.get("HF_MSA_HME_FIXTURE", Path(__file__).resolve().parents[2] / "shared" / "golden" / "hme"))
-    if not (folder / "weights.safetensors").is_file():
-        pytest.skip(f"HME golden fixture not found in {folder} (set HF_MSA_HME_FIXTURE)")
-    from safetensors.torch import load_file
-
-    files = {name: load_file(str(folder / f"{name}.safetensors"))
-             for name in ("weights", "inputs", "outputs", "intermediates", "grads")}
-    files["meta"] = json.loads((folder / "fixture.json").read_text())
-    return files
+    return load_golden_fixture("hme")
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +116,20 @@ def test_every_original_key_is_carried_over(golden, converted):
             mapped |= ({name.replace(".statistics.", ".mean."), name.replace(".statistics.", ".scale.")}
                        if ".statistics." in name else {name})
     assert mapped == ours
+
+
+def test_the_converter_cli_writes_a_checkpoint_that_gives_the_official_outputs(golden, tmp_path):
+    import subprocess
+    import sys
+
+    from transformers import AutoModel
+
+    done = subprocess.run([sys.executable, "-m", "hf_msa.models.hme.convert_hme_original_to_hf", "--checkpoint",
+                           str(golden["folder"] / "weights.safetensors"), "--output", str(tmp_path / "converted")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "not carried over" in done.stdout and "preset: mosi" in done.stdout
+    model = AutoModel.from_pretrained(tmp_path / "converted").eval()
+    with torch.no_grad():
+        logits = model(**model_inputs(golden["inputs"])).logits
+    torch.testing.assert_close(logits, golden["outputs"]["eval_call.predictions"][:, 0], **FORWARD)

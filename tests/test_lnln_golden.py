@@ -4,29 +4,19 @@ intermediate activations and gradients (fixture made by running github.com/Haoyu
 The fixture folder is ../shared/golden/lnln, or $HF_MSA_LNLN_FIXTURE to point the same test at another fixture.
 """
 
-import json
-import os
-from pathlib import Path
-
 import pytest
 import torch
 
 from hf_msa.models.lnln.convert_lnln_original_to_hf import config_from_original, convert, convert_key
+
+from .conftest import load_golden_fixture
 
 FORWARD = dict(rtol=1e-4, atol=1e-5)
 
 
 @pytest.fixture(scope="module")
 def golden():
-    folder = Path(os.environ.get("HF_MSA_LNLN_FIXTURE", Path(__file__).resolve().parents[2] / "shared" / "golden" / "lnln"))
-    if not (folder / "weights.safetensors").is_file():
-        pytest.skip(f"LNLN golden fixture not found in {folder} (set HF_MSA_LNLN_FIXTURE)")
-    from safetensors.torch import load_file
-
-    files = {name: load_file(str(folder / f"{name}.safetensors"))
-             for name in ("weights", "inputs", "outputs", "intermediates", "grads")}
-    files["meta"] = json.loads((folder / "fixture.json").read_text())
-    return files
+    return load_golden_fixture("lnln")
 
 
 @pytest.fixture(scope="module")

@@ -109,16 +109,13 @@ class ModalityMissingCollator(MSADataCollator):
         self.rng = np.random.RandomState(seed)
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
-        from .corruption import apply_presence, modality_missing_matrix
+        from .corruption import apply_presence, modality_missing_presence
 
         batch = super().__call__(rows)
         if not all(row.get(AUGMENT_COLUMN, False) for row in rows):
             return batch
         arrays = {k: v.numpy() for k, v in batch.items() if k != "labels"}
-        present = [m for m in ("text", "audio", "vision") if m == "text" or f"{m}_features" in arrays]
-        drawn = modality_missing_matrix(len(rows), self.missing_rate, self.rng, views=len(present))
-        presence = np.ones((len(rows), 3), dtype=np.int64)
-        presence[:, [("text", "audio", "vision").index(m) for m in present]] = drawn
+        presence = modality_missing_presence(arrays, self.missing_rate, self.rng)
         corrupted = apply_presence(arrays, presence, self.processor.tokenizer.unk_token_id)
         out = {key: torch.as_tensor(corrupted[key]) for key in arrays}
         if self.emit_mask:

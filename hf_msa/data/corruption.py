@@ -83,10 +83,12 @@ def apply_presence(batch: dict, presence: np.ndarray, unk_token_id: int) -> dict
         raise ValueError("presence removes every modality of some sample: at least one must stay")
     out = {key: np.array(value, copy=True) for key, value in batch.items()}
     text_gone = presence[:, 0] == 0
-    if text_gone.any():  # rate 1 keeps only [CLS]/[SEP]; other samples untouched (rate 0)
-        removed = random_missing(out, {"text": text_gone.astype(np.float64), "audio": np.zeros(size),
-                                       "vision": np.zeros(size)}, seed=0, unk_token_id=unk_token_id)
-        out["input_ids"] = removed["input_ids"]
+    if text_gone.any():  # random missing at rate 1: every valid token but the first and the last becomes [UNK]
+        valid = np.asarray(out["attention_mask"]) == 1
+        ends = np.zeros_like(valid)
+        ends[:, 0] = True
+        ends[np.arange(size), np.maximum(valid.sum(axis=1) - 1, 0)] = True
+        out["input_ids"][text_gone[:, None] & valid & ~ends] = unk_token_id
     for index, modality in ((1, "audio"), (2, "vision")):
         gone = presence[:, index] == 0
         if gone.any() and f"{modality}_features" in out:
@@ -95,6 +97,17 @@ def apply_presence(batch: dict, presence: np.ndarray, unk_token_id: int) -> dict
     previous = np.asarray(out.get("modality_mask", np.ones_like(presence)))
     out["modality_mask"] = (previous * presence).astype(np.int64)
     return out
+
+
+def modality_missing_presence(batch: dict, missing_rate: float, rng: np.random.RandomState) -> np.ndarray:
+    """[N, 3] presence (text, audio, vision) for `apply_presence`: `modality_missing_matrix` drawn over the
+    modalities `batch` has (a text + vision dataset draws over two), 1 for the absent ones."""
+    present = [m for m in MODALITIES if m == "text" or f"{m}_features" in batch]
+    size = len(batch["input_ids"])
+    presence = np.ones((size, len(MODALITIES)), dtype=np.int64)
+    presence[:, [MODALITIES.index(m) for m in present]] = modality_missing_matrix(size, missing_rate, rng,
+                                                                                 views=len(present))
+    return presence
 
 
 def modality_missing_matrix(size: int, missing_rate: float, rng: np.random.RandomState, views: int = 3) -> np.ndarray:
@@ -153,4 +166,4 @@ def lnln_training_rates(size: int, rng: np.random.RandomState) -> dict[str, np.n
 
 
 __all__ = ["MODALITIES", "apply_presence", "gaussian_noise", "keep_mask", "lnln_training_rates", "modality_missing_matrix",
-           "random_missing", "remove_modalities"]
+           "modality_missing_presence", "random_missing", "remove_modalities"]

@@ -13,11 +13,11 @@ pass them if they differ from the official 16 (HME) and 12 (bert-base).
 
 import argparse
 import re
-from pathlib import Path
 
 import torch
 
 from ...configuration_utils import DATASET_PRESETS
+from ...conversion import load_original, save_converted
 from .configuration_hme import HmeConfig
 from .modeling_hme import HmeForSentimentAnalysis
 
@@ -90,16 +90,6 @@ def convert_state_dict(original: dict[str, torch.Tensor]) -> tuple[dict[str, tor
         else:
             converted[new] = value
     return converted, sorted(dropped)
-
-
-def load_original(path: str | Path) -> dict[str, torch.Tensor]:
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return state.get("state_dict", state) if isinstance(state, dict) else state
 
 
 PRESET_FEATURE_DIMS = {name: (DATASET_PRESETS[name]["audio_dim"], DATASET_PRESETS[name]["vision_dim"])
@@ -181,19 +171,13 @@ def main():
     args = parser.parse_args()
     original = load_original(args.checkpoint)
     try:
-        config = config_from_original(original, args.preset, args.num_heads, args.text_num_heads)
+        preset = resolve_preset(original, args.preset)
     except ValueError as error:
         raise SystemExit(str(error))
+    print(f"dataset preset: {preset}" + ("" if args.preset else " (inferred from the audio / vision feature widths)"))
+    config = config_from_original(original, preset, args.num_heads, args.text_num_heads)
     model, dropped = convert(original, config)
-    model.save_pretrained(args.output)
-    if args.tokenizer:
-        from transformers import AutoTokenizer
-
-        from ...processing import MSAFeatureExtractor, MSAProcessor
-
-        processor = MSAProcessor(MSAFeatureExtractor.from_model_config(config),
-                                 AutoTokenizer.from_pretrained(args.tokenizer), max_text_length=config.text_max_length)
-        processor.save_pretrained(args.output)
+    save_converted(model, args.output, args.tokenizer)
     print(f"converted {len(original) - len(dropped)} tensors (strict load); not carried over: {dropped}")
     print(f"saved to {args.output}")
 

@@ -35,12 +35,12 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
+from ...configuration_utils import ALL_MODALITIES as MODALITIES
 from ...modeling_utils import MSAModelOutput, MSAPreTrainedModel, build_text_encoder, check_mask
 from ...modules import CrossAttentionStack, LatentTransformer, SequenceEncoder, VariationalBottleneck
 from ...modules.sequence_encoder import FusedInProjection
 from .configuration_hme import HmeConfig
 
-MODALITIES = ("text", "audio", "vision")
 PAIRS = tuple((source, target) for source in MODALITIES for target in MODALITIES if source != target)
 # HME_main.py (train_epoch, the README commands): one learning rate for everything, BERT included
 OFFICIAL_RECIPE = dict(

@@ -14,11 +14,11 @@ BERT pooler's (the reference never uses it) and they are named in the report.
 
 import argparse
 import re
-from pathlib import Path
 
 import torch
 
 from ...configuration_utils import DATASET_PRESETS
+from ...conversion import load_original, save_converted
 from .configuration_lnln import LnlnConfig
 from .modeling_lnln import LnlnForSentimentAnalysis
 
@@ -87,16 +87,6 @@ def convert_state_dict(original: dict[str, torch.Tensor]) -> tuple[dict[str, tor
         else:
             converted[new] = value.float() if value.is_floating_point() else value
     return converted, dropped
-
-
-def load_original(path: str | Path) -> dict[str, torch.Tensor]:
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return state.get("state_dict", state) if isinstance(state, dict) else state
 
 
 # (audio_dim, vision_dim) of the feature files each official config trains on: the dataset presets' own widths
@@ -189,15 +179,7 @@ def main():
     print(f"dataset preset: {preset}" + ("" if args.preset else " (inferred from the audio / vision feature widths)"))
     config = config_from_original(original, preset, args.text_num_heads)
     model, dropped = convert(original, config)
-    model.save_pretrained(args.output)
-    if args.tokenizer:
-        from transformers import AutoTokenizer
-
-        from ...processing import MSAFeatureExtractor, MSAProcessor
-
-        processor = MSAProcessor(MSAFeatureExtractor.from_model_config(config),
-                                 AutoTokenizer.from_pretrained(args.tokenizer), max_text_length=config.text_max_length)
-        processor.save_pretrained(args.output)
+    save_converted(model, args.output, args.tokenizer)
     print(f"converted {len(original) - len(dropped)} tensors (strict load); not carried over: {dropped}")
     print(f"saved to {args.output}")
 
