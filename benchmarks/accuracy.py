@@ -5,9 +5,11 @@ as missing), all-MiniLM-L6-v2, several seeds, best validation MAE, MMSA metrics 
 Models that prescribe training-time corruption (LNLN) train with it.
 
     .venv/bin/python -m benchmarks accuracy [--datasets mosi mosei] [--models dib lnln] [--seeds 1111 1112 1113]
+    .venv/bin/python -m benchmarks accuracy --models hme --update    # add one model's rows to the existing JSON
 """
 
 import argparse
+import json
 import shutil
 import time
 from pathlib import Path
@@ -86,13 +88,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1111, 1112, 1113])
     parser.add_argument("--epochs", type=float, default=4)
     parser.add_argument("--max-samples", type=int, default=None, help="cap each split (smoke runs)")
+    parser.add_argument("--update", action="store_true",
+                        help="merge into the existing --output: the models run (and the text-only baseline, rerun as "
+                             "a reproducibility check) replace their rows, every other row is kept")
 
 
 def main(args) -> dict:
     missing = [str(FILES[d]) for d in args.datasets if not FILES[d].is_file()]
     if missing:
         raise SystemExit(f"data files not found: {missing} (../shared/data beside the repository)")
-    return run(tuple(args.datasets), args.models, tuple(args.seeds), args.epochs, args.max_samples)
+    results = run(tuple(args.datasets), args.models, tuple(args.seeds), args.epochs, args.max_samples)
+    output = Path(args.output)
+    if args.update and output.is_file():
+        results = merge(json.loads(output.read_text()), results)
+    return results
 
 
-__all__ = ["TextOnlyProcessor", "add_arguments", "main", "run"]
+def merge(previous: dict, new: dict) -> dict:
+    """`previous` with the rows of `new` put in; refuses runs whose settings differ (rows must stay comparable)."""
+    for key in ("encoder", "epochs", "seeds", "settings"):
+        if previous.get(key) != new.get(key):
+            raise SystemExit(f"--update: {key} differs from the existing file ({previous.get(key)} vs "
+                             f"{new.get(key)}); rerun every model instead")
+    merged = {k: v for k, v in previous.items() if k not in ("benchmark", "command", "date", "machine", "versions")}
+    history = merged.setdefault("history", [])      # the runs before this one; this one is the file's command
+    history.append({key: previous.get(key) for key in ("command", "date")})
+    for name, rows in new["datasets"].items():
+        target = merged["datasets"].setdefault(name, rows)
+        if target is not rows:
+            if "text_only" in target["models"]:
+                rows["models"]["text_only"]["previous_run_test"] = target["models"]["text_only"]["test"]
+            target["models"].update(rows["models"])
+    return merged
+
+
+__all__ = ["TextOnlyProcessor", "add_arguments", "main", "merge", "run"]

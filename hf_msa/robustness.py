@@ -138,7 +138,8 @@ def evaluate_model(model, processor, dataset, family: str, settings: RobustnessS
             progress.update()
         report["random_missing"][f"{rate:.1f}"] = {"per_seed": per_seed, "mean": _mean(list(per_seed.values()))}
     # LNLN's "overall robustness": the per-rate means averaged over the rates
-    report["random_missing_overall"] = _mean([v["mean"] for v in report["random_missing"].values()])
+    if report["random_missing"]:
+        report["random_missing_overall"] = _mean([v["mean"] for v in report["random_missing"].values()])
     for rate in settings.modality_missing_rates:
         per_seed = {}
         corrupted = {seed: apply_presence(arrays, modality_missing_presence(arrays, rate, np.random.RandomState(seed)),
@@ -208,7 +209,9 @@ def plot_missing_curves(report: dict, output_dir: str | Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     paths = []
-    curves = [("random_missing", "missing rate (LNLN protocol)", "random missing", "")]
+    curves = []
+    if any(result.get("random_missing") for result in report["models"].values()):
+        curves.append(("random_missing", "missing rate (LNLN protocol)", "random missing", ""))
     if any(result.get("modality_missing") for result in report["models"].values()):
         curves.append(("modality_missing", "modality missing rate (GCNet/IMDer mask)", "modality missing",
                        "_modality_missing"))
@@ -241,30 +244,34 @@ def robustness_card_section(report: dict, model: str) -> str:
     if report.get("selection_warning"):
         lines += [f"**{report['selection_warning']}**", ""]
     averaged = result.get("averaged_over") or f"seeds {', '.join(map(str, report['settings']['seeds']))}"
-    lines += [f"Random missing ({report['protocol']['random_missing']}); mean over {averaged}.", "",
-              "| missing rate | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
-    for rate, values in sorted(result["random_missing"].items(), key=lambda kv: float(kv[0])):
-        lines.append(f"| {rate} | " + " | ".join(f"{values['mean'][m]:.4f}" for m in metrics) + " |")
-    overall = result["random_missing_overall"]
-    lines.append("| **average** | " + " | ".join(f"**{overall[m]:.4f}**" for m in metrics) + " |")
+    lines += [f"Scores are the mean over {averaged}.", ""]
+    if result["random_missing"]:
+        lines += [f"Random missing ({report['protocol']['random_missing']}):", "",
+                  "| missing rate | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+        for rate, values in sorted(result["random_missing"].items(), key=lambda kv: float(kv[0])):
+            lines.append(f"| {rate} | " + " | ".join(f"{values['mean'][m]:.4f}" for m in metrics) + " |")
+        overall = result["random_missing_overall"]
+        lines += ["| **average** | " + " | ".join(f"**{overall[m]:.4f}**" for m in metrics) + " |", ""]
     if result.get("modality_missing"):
-        lines += ["", f"Modality missing ({report['protocol']['modality_missing']}):", "",
+        lines += [f"Modality missing ({report['protocol']['modality_missing']}):", "",
                   "| modality missing rate | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
         for rate, values in sorted(result["modality_missing"].items(), key=lambda kv: float(kv[0])):
             lines.append(f"| {rate} | " + " | ".join(f"{values['mean'][m]:.4f}" for m in metrics) + " |")
         overall = result["modality_missing_overall"]
-        lines.append("| **average** | " + " | ".join(f"**{overall[m]:.4f}**" for m in metrics) + " |")
+        lines += ["| **average** | " + " | ".join(f"**{overall[m]:.4f}**" for m in metrics) + " |", ""]
     if result["modality_removal"]:
-        lines += ["", "Whole-modality removal, the fixed-missing conditions (modalities kept):", "", "| kept | " + " | ".join(metrics) + " |",
+        lines += ["Whole-modality removal, the fixed-missing conditions (modalities kept):", "", "| kept | " + " | ".join(metrics) + " |",
                   "|---" * (len(metrics) + 1) + "|"]
         for kept, values in result["modality_removal"].items():
             lines.append(f"| {kept} | " + " | ".join(f"{values[m]:.4f}" for m in metrics) + " |")
+        lines.append("")
     if result["noise"]:
-        lines += ["", "Gaussian noise on audio and vision:", "", "| SNR | " + " | ".join(metrics) + " |",
+        lines += ["Gaussian noise on audio and vision:", "", "| SNR | " + " | ".join(metrics) + " |",
                   "|---" * (len(metrics) + 1) + "|"]
         for snr, values in result["noise"].items():
             lines.append(f"| {snr} | " + " | ".join(f"{values['mean'][m]:.4f}" for m in metrics) + " |")
-    return "\n".join(lines) + "\n"
+        lines.append("")
+    return "\n".join(lines)
 
 
 __all__ = ["AVERAGING", "HEADLINE", "RobustnessSettings", "encode_split", "evaluate_model", "plot_missing_curves",

@@ -156,6 +156,21 @@ class CorruptedEvaluationCallback(TrainerCallback):
         state.log_history.append(logs)
 
 
+class ClipGradValueCallback(TrainerCallback):
+    """Clip every gradient element to [-value, value] before each optimizer step, as
+    `torch.nn.utils.clip_grad_value_` in a hand-written loop (HME's official `train_epoch`: 0.8). The Trainer only
+    clips by norm (`max_grad_norm`); it runs that first, so a recipe that clips by value sets `max_grad_norm=0`.
+    Gradients are clipped as the optimizer will see them (fp32 or bf16; no loss scaler runs on CPU or in bf16)."""
+
+    def __init__(self, value: float):
+        if not value > 0:
+            raise ValueError(f"clip_grad_value must be > 0, got {value}")
+        self.value = value
+
+    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+        torch.nn.utils.clip_grad_value_([p for p in model.parameters() if p.grad is not None], self.value)
+
+
 @dataclass
 class TrainSettings:
     """What one training run needs besides the model and the data; defaults suit the embedded demo data."""
@@ -167,6 +182,10 @@ class TrainSettings:
     learning_rate: float = 1e-3
     text_learning_rate: float | None = 5e-5
     weight_decay: float = 0.0
+    # Gradient clipping: by global norm (the Trainer's `max_grad_norm`, 0 = off) and/or by value (every element to
+    # [-v, v] before each optimizer step, `ClipGradValueCallback`; HME's official recipe: 0.8 and no norm clipping).
+    max_grad_norm: float = 1.0
+    clip_grad_value: float | None = None
     gradient_accumulation_steps: int = 1
     metric_for_best_model: str = "MAE"
     early_stopping_patience: int | None = 8
@@ -208,6 +227,10 @@ class TrainSettings:
         if self.lr_schedule not in LR_SCHEDULES or self.schedule_unit not in SCHEDULE_UNITS:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES} and schedule_unit one of {SCHEDULE_UNITS}, "
                              f"got {self.lr_schedule!r} / {self.schedule_unit!r}")
+        if self.clip_grad_value is not None and not self.clip_grad_value > 0:
+            raise ValueError(f"clip_grad_value must be > 0 (or None for no value clipping), got {self.clip_grad_value}")
+        if not self.max_grad_norm >= 0:
+            raise ValueError(f"max_grad_norm must be >= 0 (0 = no norm clipping), got {self.max_grad_norm}")
         if not 0.0 <= self.warmup_fraction < 1.0:
             raise ValueError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
         check_extra_args(self.extra_args)
@@ -293,6 +316,7 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
         per_device_train_batch_size=settings.per_device_train_batch_size,
         per_device_eval_batch_size=settings.per_device_eval_batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        max_grad_norm=settings.max_grad_norm,
         learning_rate=settings.learning_rate,
         weight_decay=settings.weight_decay,
         eval_strategy="epoch",
@@ -323,6 +347,8 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
     values.update(settings.extra_args)
     args = TrainingArguments(**values)
     callbacks = [LossTermsCallback()]
+    if settings.clip_grad_value is not None:
+        callbacks.append(ClipGradValueCallback(settings.clip_grad_value))
     if settings.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
     optimizer = build_optimizer(model, settings.learning_rate, settings.text_learning_rate, settings.weight_decay,
@@ -439,6 +465,7 @@ def run_seeds(build_model, processor, dataset, settings: TrainSettings, seeds: l
 
 
 __all__ = [
+    "ClipGradValueCallback",
     "CorruptedEvaluationCallback",
     "LR_SCHEDULES",
     "LossTermsCallback",

@@ -174,6 +174,20 @@ def test_paper_selection_is_flagged(tmp_path, processor, synthetic_test):
     assert "NOT selected" in robustness_card_section(report, "dib")
 
 
+def test_modality_missing_alone_runs_plots_and_renders(tmp_path, processor, synthetic_test):
+    """HME's protocols without LNLN's random missing: no empty curve, no random-missing table, no crash."""
+    dib = DibForSentimentAnalysis(tiny_dib_config()).eval()
+    settings = RobustnessSettings(missing_rates=(), modality_missing_rates=(0.0, 0.7), seeds=(1,), snr_db=())
+    report = run_robustness({"dib": (dib, processor)}, synthetic_test, "mosi", settings, tmp_path)
+    result = report["models"]["dib"]
+    assert result["random_missing"] == {} and "random_missing_overall" not in result
+    assert set(result["modality_missing"]) == {"0.0", "0.7"}
+    assert not list(tmp_path.glob("robustness_Non0*.png"))
+    assert (tmp_path / "robustness_modality_missing_MAE.png").stat().st_size > 1000
+    section = robustness_card_section(report, "dib")
+    assert "Random missing" not in section and "| 0.7 |" in section and "text+audio" in section
+
+
 def test_paper_averaging_over_models_trained_with_different_seeds_at_one_mask_seed(tmp_path, processor, synthetic_test):
     """LNLN's robust_evaluation.py: mask seed fixed at 1111, metric averaged over the seed-1111..1113 models."""
     group = []

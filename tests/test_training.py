@@ -117,6 +117,37 @@ def test_gradient_accumulation_does_not_change_the_loss_scale(synthetic, process
     assert 0.8 < ratio < 1.25, first_losses  # 2.0 when the loss is not divided by the accumulation steps
 
 
+def _largest_gradient_at_each_step(trainer):
+    """max |grad| over all parameters as the optimizer sees it, at every step of `trainer.train()`."""
+    seen = []
+    trainer.create_optimizer()
+    trainer.optimizer.register_step_pre_hook(lambda optimizer, args, kwargs: seen.append(max(
+        float(p.grad.abs().max()) for group in optimizer.param_groups for p in group["params"] if p.grad is not None)))
+    trainer.train()
+    return seen
+
+
+def test_clip_grad_value_bounds_every_gradient_the_optimizer_sees(synthetic, processor, tmp_path):
+    """HME's official recipe clips by value (0.8) and not by norm: the callback runs before every optimizer step."""
+    largest = {}
+    for name, clip in (("unclipped", None), ("clipped", 1e-3)):
+        set_seed(0)
+        run = settings(tmp_path / name, clip_grad_value=clip, max_grad_norm=0.0, extra_args={"max_steps": 3})
+        trainer = build_trainer(DibForSentimentAnalysis(tiny_dib_config()), processor, synthetic["train"],
+                                synthetic["validation"], run)
+        assert trainer.args.max_grad_norm == 0.0
+        largest[name] = _largest_gradient_at_each_step(trainer)
+    assert len(largest["clipped"]) == 3 and max(largest["clipped"]) <= 1e-3 + 1e-9
+    assert min(largest["unclipped"]) > 1e-2, largest  # without it the gradients are far larger: the bound did work
+
+
+def test_clipping_settings_are_checked():
+    with pytest.raises(ValueError, match="clip_grad_value"):
+        TrainSettings(clip_grad_value=0.0)
+    with pytest.raises(ValueError, match="max_grad_norm"):
+        TrainSettings(max_grad_norm=-1.0)
+
+
 def test_stock_trainer_class_is_used(synthetic, processor, tmp_path):
     trainer = build_trainer(DibForSentimentAnalysis(tiny_dib_config()), processor, synthetic["train"],
                             synthetic["validation"], settings(tmp_path))

@@ -45,7 +45,7 @@ PAIRS = tuple((source, target) for source in MODALITIES for target in MODALITIES
 # HME_main.py (train_epoch, the README commands): one learning rate for everything, BERT included
 OFFICIAL_RECIPE = dict(
     learning_rate=2e-5, text_learning_rate=None, weight_decay=1e-4, per_device_train_batch_size=256,
-    num_train_epochs=100, early_stopping_patience=10,
+    num_train_epochs=100, early_stopping_patience=10, clip_grad_value=0.8, max_grad_norm=0.0,
 )
 
 
