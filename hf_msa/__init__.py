@@ -20,6 +20,7 @@ from transformers import (
 from .configuration_utils import DATASET_PRESETS, MSAConfig
 from .modeling_utils import MSAModelOutput, MSAPreTrainedModel
 from .models.dib import DibConfig, DibForSentimentAnalysis, DibModel
+from .models.dashfusion import DashFusionConfig, DashFusionForSentimentAnalysis, DashFusionModel
 from .models.hme import HmeConfig, HmeForSentimentAnalysis, HmeModel, HmeOptimizerResetCallback
 from .models.lnln import LnlnConfig, LnlnForSentimentAnalysis, LnlnModel
 from .pipelines import MultimodalSentimentPipeline, pipeline, register_pipeline
@@ -32,6 +33,7 @@ MODEL_REGISTRY = {
     "dib": (DibConfig, DibModel, DibForSentimentAnalysis),
     "lnln": (LnlnConfig, LnlnModel, LnlnForSentimentAnalysis),
     "hme": (HmeConfig, HmeModel, HmeForSentimentAnalysis),
+    "dashfusion": (DashFusionConfig, DashFusionModel, DashFusionForSentimentAnalysis),
 }
 
 
@@ -58,6 +60,9 @@ __all__ = [
     "DibConfig",
     "DibForSentimentAnalysis",
     "DibModel",
+    "DashFusionConfig",
+    "DashFusionForSentimentAnalysis",
+    "DashFusionModel",
     "HmeConfig",
     "HmeForSentimentAnalysis",
     "HmeModel",

@@ -73,6 +73,10 @@ class MSAPreTrainedModel(PreTrainedModel):
     # Our attention layers run SDPA or its explicit formula (`modules/attention.py`), as `attn_implementation` says;
     # the text encoder follows transformers' own switch.
     _supports_sdpa = True
+    # ...and `set_attn_implementation` reaches them through `_apply_attn_implementation`. transformers decides whether
+    # a model may switch at run time by a source heuristic (an `*Attention*(nn.Module)` class without AttentionInterface
+    # means no); its cached answer is this attribute, so it is given here rather than guessed from the source.
+    _can_set_attn_implementation_cached_value = True
     accepts_loss_kwargs = False  # our loss is a per-batch mean: let Trainer scale it for gradient accumulation
     # Where the text encoder lives inside each class (the bare model and its heads).
     text_encoder_path = "text_encoder"

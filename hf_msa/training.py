@@ -362,6 +362,10 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
             warmup_fraction=settings.warmup_fraction, unit=settings.schedule_unit))
     collator, train_dataset = training_collator(model, processor, train_dataset, seed=settings.seed,
                                                 random_missing=settings.random_missing_training)
+    if getattr(model, "training_partners", False):
+        from .data.partners import PartnerRefreshCallback
+
+        callbacks.append(PartnerRefreshCallback(collator, every=model.config.similarity_refresh_every))
     views = _views_for(args)
     return Trainer(
         model=model,

@@ -18,9 +18,16 @@ TINY_OVERRIDES = {
     # (tests/test_modeling_hme.py covers the default)
     "hme": dict(hidden_size=16, num_attention_heads=2, num_encoder_layers=1, latent_depth=1, hyper_depth=1,
                 num_latents=2, head_num_layers=1, head_intermediate_size=32, sample_at_eval=False),
+    # DashFusion pads text to the longest of the batch by default (faithful: predictions depend on the batch); the
+    # shared suites check batch-independent predictions, so fixed-length text here (test_modeling_dashfusion.py
+    # covers the default)
+    "dashfusion": dict(text_padding="max_length", hidden_size=16, num_attention_heads=2, num_encoder_layers=1, encoder_intermediate_size=32,
+                       alignment_heads=2, alignment_head_dim=8, fusion_depth=2, bottleneck_tokens=4, fusion_heads=2,
+                       fusion_intermediate_size=32, head_hidden_sizes=[16, 8]),
 }
 # LNLN is a three-modality regression model: it has no MVSA-Single (text + image, 3 classes) configuration.
-PRESETS = {"dib": ["mosi", "mosei", "sims", "mvsa"], "lnln": ["mosi", "mosei", "sims"], "hme": ["mosi", "mosei", "sims"]}
+PRESETS = {"dib": ["mosi", "mosei", "sims", "mvsa"], "lnln": ["mosi", "mosei", "sims"], "hme": ["mosi", "mosei", "sims"],
+           "dashfusion": ["mosi", "mosei", "sims"]}
 
 
 def tiny_config(model_type, preset="mosi"):

@@ -14,6 +14,7 @@ from .frame_views import FrameViewDataset, frame_views
 from .label_csv import read_label_csv
 from .loading import dataset_sizes, load_msa_dataset
 from .mmsa_pickle import UnsafePickleError, read_mmsa_pickle
+from .partners import PartnerCollator, PartnerIndex, PartnerRefreshCallback, mark_partner_rows
 from .publish import PushResult, dataset_card_path, push_dataset
 from .synthetic import load_synthetic_mosi, synthetic_mmsa_pickle, write_mmsa_pickle
 
@@ -25,6 +26,10 @@ __all__ = [
     "PushResult",
     "MSADataCollator",
     "ModalityMissingCollator",
+    "PartnerCollator",
+    "PartnerIndex",
+    "PartnerRefreshCallback",
+    "mark_partner_rows",
     "RandomMissingCollator",
     "mark_for_augmentation",
     "training_collator",

@@ -131,7 +131,8 @@ def training_collator(model, processor, train_dataset, seed: int = 1111, random_
     A model whose objective needs training-time corruption says so: `training_corruption = "random_missing"` (LNLN):
     the training rows are marked and corrupted per batch by `RandomMissingCollator`, which also emits the
     uncorrupted inputs when the model's forward takes them; `"modality_missing"` (HME, at `config.missing_rate`):
-    `ModalityMissingCollator`. Evaluation rows stay clean. `random_missing` True forces LNLN's random missing, False
+    `ModalityMissingCollator`. A model with `training_partners = True` (DashFusion) gets `PartnerCollator`, which adds
+    six contrastive partners per training row (`build_trainer` adds the refresh callback). Evaluation rows stay clean. `random_missing` True forces LNLN's random missing, False
     turns any training corruption off (None: the model's own protocol). Returns `(collator, train_dataset)`.
     """
     import inspect
@@ -139,6 +140,17 @@ def training_collator(model, processor, train_dataset, seed: int = 1111, random_
     config = model.config
     padding = getattr(config, "input_padding", "longest")  # non-hf_msa baselines pad to the longest
     protocol = getattr(model, "training_corruption", None)
+    if getattr(model, "training_partners", False):  # DashFusion: partners drawn per batch (hf_msa.data.partners)
+        from .partners import PartnerCollator, PartnerIndex, mark_partner_rows
+
+        if random_missing:
+            raise ValueError(f"{type(model).__name__} draws contrastive partners for its training rows; random "
+                             "missing augmentation is not combined with that (pass random_missing=None or False)")
+        marked = mark_partner_rows(train_dataset)
+        index = PartnerIndex(np.asarray(train_dataset["label"]), same_label=config.same_label,
+                             compat_retrieval_bug=config.compat_retrieval_bug)
+        return PartnerCollator(processor, marked, index, seed=seed, problem_type=config.problem_type,
+                               padding=padding), marked
     if random_missing is None and protocol == "modality_missing" and getattr(config, "missing_rate", 0.0) > 0:
         wants_mask = "modality_mask" in inspect.signature(model.forward).parameters
         collator = ModalityMissingCollator(processor, config.problem_type, missing_rate=config.missing_rate,

@@ -1,0 +1,183 @@
+"""Convert an official DashFusion checkpoint (github.com/ultramarineX/DashFusion, a `state_dict` saved with
+torch.save, or a safetensors file with the same keys) into a `DashFusionForSentimentAnalysis` folder.
+
+    python -m hf_msa.models.dashfusion.convert_dashfusion_original_to_hf --checkpoint dashfusion_mosi.pth \
+        --output dashfusion-mosi [--preset mosi] [--text-num-heads 12] [--tokenizer bert-base-uncased]
+
+Every original key is mapped by the rules below and loaded with strict=True. Not carried over, and named in the
+report: parameters the official forward never reads (the BERT pooler, the audio / vision encoders' `fc`, `dense` and
+empty `cls_embedding`, the temporal alignment's `ffn`, `norm1` and `norm2`), the projector's second registration of
+its two Linears (`projector.MLP.*`, the same tensors as `projector.proj.*`) and `embeddings.position_ids` (a buffer
+transformers 4.30 saved). The fusion's "a" stream is vision and its "v" stream audio (the official call order); the
+port names them by what they carry.
+"""
+
+import argparse
+import re
+
+import torch
+
+from ...configuration_utils import DATASET_PRESETS
+from ...conversion import load_original, save_converted
+from .configuration_dashfusion import DashFusionConfig
+from .modeling_dashfusion import DashFusionForSentimentAnalysis
+
+DROPPED = re.compile(r"(^text_encoder\.extractor\.pooler\.|^text_encoder\.extractor\.embeddings\.position_ids$"
+                     r"|^text_encoder\.projector\.MLP\.|^(audio|vision)_encoder\.(fc|dense)\.|_encoder\.cls_embedding$"
+                     r"|^temporal_alignment\.(ffn|norm1|norm2)\.)")
+FUSION_STREAM = {"t": "text", "a": "vision", "v": "audio"}  # HBF(x_m, x_t, x_a=vision, x_v=audio) upstream
+
+# (pattern, replacement), applied in order to every original key.
+KEY_RULES = [
+    (r"^text_encoder\.extractor\.", "dashfusion.text_encoder."),
+    (r"^text_encoder\.projector\.proj\.0\.", "dashfusion.text_projector.fc1."),
+    (r"^text_encoder\.projector\.proj\.2\.", "dashfusion.text_projector.fc2."),
+    (r"^text_encoder\.projector\.layernorm\.", "dashfusion.text_projector.norm."),
+    (r"^(audio|vision)_encoder\.encoder\.pos_encoder\.", r"dashfusion.\1_encoder."),
+    (r"^(audio|vision)_encoder\.encoder\.transformer_encoder\.layers\.(\d+)\.self_attn\.in_proj_(weight|bias)$",
+     r"dashfusion.\1_encoder.encoder.layers.\2.qkv.\3"),
+    (r"^(audio|vision)_encoder\.encoder\.transformer_encoder\.layers\.(\d+)\.self_attn\.out_proj\.",
+     r"dashfusion.\1_encoder.encoder.layers.\2.out."),
+    (r"^(audio|vision)_encoder\.encoder\.transformer_encoder\.layers\.(\d+)\.linear([12])\.",
+     r"dashfusion.\1_encoder.encoder.layers.\2.fc\3."),
+    (r"^(audio|vision)_encoder\.encoder\.transformer_encoder\.layers\.(\d+)\.(norm[12])\.",
+     r"dashfusion.\1_encoder.encoder.layers.\2.\3."),
+    (r"^(audio|vision)_encoder\.layernorm\.", r"dashfusion.\1_encoder.norm."),
+    (r"^temporal_alignment\.to_q\.", "dashfusion.alignment.to_q."),
+    (r"^temporal_alignment\.to_([kv])_ta\.", r"dashfusion.alignment.to_\1_audio."),
+    (r"^temporal_alignment\.to_([kv])_tv\.", r"dashfusion.alignment.to_\1_vision."),
+    (r"^temporal_alignment\.to_out\.0\.", "dashfusion.alignment.to_out."),
+    (r"^HBF\.encoder_q\.(\d+)\.layers\.0\.", r"dashfusion.fusion.levels.\1.query_encoder.@"),
+    (r"^HBF\.encoder_([tav])\.(\d+)\.layers\.0\.",
+     lambda m: f"dashfusion.fusion.levels.{m[2]}.stream_encoders.{FUSION_STREAM[m[1]]}.@"),
+    (r"^HBF\.encoder_q2tav\.(\d+)\.to_q\.", r"dashfusion.fusion.levels.\1.gather.to_q."),
+    (r"^HBF\.encoder_q2tav\.(\d+)\.to_([kv])_([tav])\.",
+     lambda m: f"dashfusion.fusion.levels.{m[1]}.gather.to_{m[2]}.{FUSION_STREAM[m[3]]}."),
+    (r"^HBF\.encoder_q2tav\.(\d+)\.(norm[12])\.", r"dashfusion.fusion.levels.\1.gather.\2."),
+    (r"^HBF\.encoder_q2tav\.(\d+)\.ffn\.net\.0\.", r"dashfusion.fusion.levels.\1.gather.ffn.fc1."),
+    (r"^HBF\.encoder_q2tav\.(\d+)\.ffn\.net\.3\.", r"dashfusion.fusion.levels.\1.gather.ffn.fc2."),
+    # inside a fusion block (`@` marks its start): [PostNormAttention, PostNormForward]
+    (r"@0\.norm\.", "attn_norm."),
+    (r"@0\.fn\.(to_query|to_key|to_value)\.", r"attn.\1."),
+    (r"@1\.norm\.", "ffn_norm."),
+    (r"@1\.fn\.net\.0\.", "ffn.fc1."),
+    (r"@1\.fn\.net\.3\.", "ffn.fc2."),
+    (r"^classifier\.MLP\.(\d+)\.", lambda m: f"head.{int(m[1]) // 2}."),
+]
+
+
+def convert_key(key: str) -> str | None:
+    """Our name for an original key, or None for a key deliberately not carried over."""
+    if DROPPED.search(key):
+        return None
+    for pattern, replacement in KEY_RULES:
+        key = re.sub(pattern, replacement, key)
+    return key
+
+
+def convert_state_dict(original: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    converted, dropped = {}, []
+    for key, value in original.items():
+        new = convert_key(key)
+        if new is None:
+            dropped.append(key)
+        else:
+            converted[new] = value.float() if value.is_floating_point() else value
+    return converted, sorted(dropped)
+
+
+PRESET_FEATURE_DIMS = {name: (DATASET_PRESETS[name]["audio_dim"], DATASET_PRESETS[name]["vision_dim"])
+                       for name in ("mosi", "mosei", "sims")}
+
+
+def resolve_preset(original: dict[str, torch.Tensor], preset: str | None) -> str:
+    """`preset` checked against the checkpoint's audio / vision widths, or inferred from them; a ValueError when
+    neither settles it (the preset carries the label range, never assumed)."""
+    dims = (original["audio_encoder.encoder.pos_encoder.proj.weight"].shape[1],
+            original["vision_encoder.encoder.pos_encoder.proj.weight"].shape[1])
+    matches = [name for name, expected in PRESET_FEATURE_DIMS.items() if expected == dims]
+    if preset is None:
+        if len(matches) != 1:
+            raise ValueError(f"cannot tell the dataset from the checkpoint (audio dim {dims[0]}, vision dim {dims[1]} "
+                             f"match none of {PRESET_FEATURE_DIMS}): pass --preset")
+        return matches[0]
+    if matches and preset not in matches:
+        raise ValueError(f"--preset {preset} disagrees with the checkpoint: audio dim {dims[0]}, vision dim {dims[1]} "
+                         f"are {matches[0]}'s features")
+    return preset
+
+
+def _count(original, pattern: str) -> int:
+    return len({m[1] for key in original if (m := re.match(pattern, key))})
+
+
+def config_from_original(original: dict[str, torch.Tensor], preset: str | None = None, num_heads: int = 8,
+                         text_num_heads: int = 12, **overrides) -> DashFusionConfig:
+    """A DashFusionConfig whose shapes match the checkpoint (head counts are not recoverable from weights)."""
+    preset = resolve_preset(original, preset)
+    bert = "text_encoder.extractor."
+    text_config = dict(
+        model_type="bert",
+        vocab_size=original[bert + "embeddings.word_embeddings.weight"].shape[0],
+        hidden_size=original[bert + "embeddings.word_embeddings.weight"].shape[1],
+        num_hidden_layers=_count(original, r"^text_encoder\.extractor\.encoder\.layer\.(\d+)\."),
+        num_attention_heads=text_num_heads,
+        intermediate_size=original[bert + "encoder.layer.0.intermediate.dense.weight"].shape[0],
+        max_position_embeddings=original[bert + "embeddings.position_embeddings.weight"].shape[0],
+        type_vocab_size=original[bert + "embeddings.token_type_embeddings.weight"].shape[0],
+    )
+    audio_layer = "audio_encoder.encoder.transformer_encoder.layers.0."
+    head = sorted(int(m[1]) for key in original if (m := re.match(r"^classifier\.MLP\.(\d+)\.weight$", key)))
+    values = dict(
+        text_config=text_config,
+        hidden_size=original["text_encoder.projector.layernorm.weight"].shape[0],
+        num_attention_heads=num_heads,
+        num_encoder_layers=_count(original, r"^audio_encoder\.encoder\.transformer_encoder\.layers\.(\d+)\."),
+        encoder_intermediate_size=original[audio_layer + "linear1.weight"].shape[0],
+        alignment_head_dim=original["temporal_alignment.to_q.weight"].shape[0] // num_heads,
+        alignment_heads=num_heads,
+        fusion_depth=_count(original, r"^HBF\.encoder_q\.(\d+)\."),
+        fusion_intermediate_size=original["HBF.encoder_q.0.layers.0.1.fn.net.0.weight"].shape[0],
+        head_hidden_sizes=[original[f"classifier.MLP.{i}.weight"].shape[0] for i in head[:-1]],
+        audio_dim=original["audio_encoder.encoder.pos_encoder.proj.weight"].shape[1],
+        vision_dim=original["vision_encoder.encoder.pos_encoder.proj.weight"].shape[1],
+        audio_max_length=original["audio_encoder.encoder.pos_encoder.position_embeddings"].shape[1] - 1,
+        vision_max_length=original["vision_encoder.encoder.pos_encoder.position_embeddings"].shape[1] - 1,
+    )
+    values.update(overrides)
+    return DashFusionConfig.from_preset(preset, **values)
+
+
+def convert(original: dict[str, torch.Tensor], config: DashFusionConfig
+            ) -> tuple[DashFusionForSentimentAnalysis, list[str]]:
+    converted, dropped = convert_state_dict(original)
+    model = DashFusionForSentimentAnalysis(config)
+    model.load_state_dict(converted, strict=True)
+    return model.eval(), dropped
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True, help="official state dict (.pth) or .safetensors")
+    parser.add_argument("--preset", default=None, choices=sorted(PRESET_FEATURE_DIMS),
+                        help="the dataset the checkpoint was trained on (default: inferred from its feature widths)")
+    parser.add_argument("--num-heads", type=int, default=8, help="DashFusion's heads (not recoverable from weights)")
+    parser.add_argument("--text-num-heads", type=int, default=12, help="BERT heads (not recoverable from weights)")
+    parser.add_argument("--tokenizer", default=None, help="tokenizer folder or id to save beside the model")
+    parser.add_argument("--output", required=True)
+    args = parser.parse_args()
+    original = load_original(args.checkpoint)
+    try:
+        preset = resolve_preset(original, args.preset)
+    except ValueError as error:
+        raise SystemExit(str(error))
+    print(f"dataset preset: {preset}" + ("" if args.preset else " (inferred from the audio / vision feature widths)"))
+    config = config_from_original(original, preset, args.num_heads, args.text_num_heads)
+    model, dropped = convert(original, config)
+    save_converted(model, args.output, args.tokenizer)
+    print(f"converted {len(original) - len(dropped)} tensors (strict load); not carried over: {dropped}")
+    print(f"saved to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
