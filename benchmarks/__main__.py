@@ -1,6 +1,6 @@
 """`python -m benchmarks <name> [options]` (or `hf-msa bench <name>`): run one benchmark, write its JSON to
 benchmarks/results/<name>.json with the machine, versions and command. Names: speed, renyi, accuracy, extraction,
-dib_information, lnln_recipe, hub_transfer, attention, lnln_official, hme_official, hme_missing."""
+dib_information, lnln_recipe, hub_transfer, attention, lnln_official, hme_official, hme_missing, dashfusion_refresh."""
 
 import argparse
 import json
@@ -10,13 +10,13 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import (accuracy, attention, dib_information, extraction, hme_missing, hme_official, hub_transfer, lnln_official,
-               lnln_recipe, renyi, speed)
+from . import (accuracy, attention, dashfusion_refresh, dib_information, extraction, hme_missing, hme_official,
+               hub_transfer, lnln_official, lnln_recipe, renyi, speed)
 
 BENCHMARKS = {"speed": speed, "renyi": renyi, "accuracy": accuracy, "extraction": extraction,
               "dib_information": dib_information, "lnln_recipe": lnln_recipe, "hub_transfer": hub_transfer,
               "attention": attention, "lnln_official": lnln_official,
-              "hme_official": hme_official, "hme_missing": hme_missing}
+              "hme_official": hme_official, "hme_missing": hme_missing, "dashfusion_refresh": dashfusion_refresh}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

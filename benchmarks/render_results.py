@@ -37,6 +37,10 @@ def speed_table(report: dict) -> str:
                 row += (f" {r['train_model']['time_over_floor']:.1f} / {r['infer_model']['time_over_floor']:.1f} | "
                         f"{r['train_flop_ratio']:.2f} / {r['infer_flop_ratio']:.2f} |")
             rows.append(row)
+            if "train_model_partners" in r:
+                rows.append(f"| {name} + partners | {shape} | {r['train_model_partners']['median_s'] * 1000:.0f} ms | "
+                            f"{r['train_partners_time_ratio']:.2f} | | | "
+                            f"{r['train_model_partners']['peak_extra_mb']:.0f} |" + (" | |" if floors else ""))
     rows.append(f"\nText encoder: {report['encoder']}; median of {report['repeats']} repeats, {report['threads']} threads; "
                 f"✗ = above the {report['target_overhead']}× fusion-overhead target."
                 + (f" FLOP floor: the FLOPs torch counts for the call (forward + backward for a training step) at this "

@@ -2,7 +2,8 @@
 
 For each model at a MOSI-like shape (batch 32: text 50 tokens, audio 375x5, vision 500x20) and at batch 1:
 training step (forward + backward + optimizer step), inference (forward, no grad) and peak extra memory, each as a
-ratio to the same text encoder alone doing the same thing. Median and interquartile spread over repeats.
+ratio to the same text encoder alone doing the same thing. Median and interquartile spread over repeats. A model whose
+training draws contrastive partners (DashFusion: 6 per anchor) also gets its training step with them.
 Each figure also gets its FLOP floor: the FLOPs torch's FlopCounterMode counts for that call (forward + backward for
 training, forward for inference; optimiser arithmetic is not counted), divided by this machine's fp32 matmul rate
 measured in the same run, and `time_over_floor` = measured / floor.
@@ -175,6 +176,14 @@ def run(encoder: str = "minilm", repeats: int = 10, shapes=("batch32", "batch1")
             model.eval()
             rows["infer_model"] = measure(infer_step(model, infer_inputs), repeats)
             rows["infer_text_encoder"] = measure(infer_step(text_encoder, text_inputs), repeats)
+            if getattr(model, "training_partners", False):  # DashFusion: 6 partners per anchor through the encoders
+                partners = inputs_for(model.config, dict(SHAPES[shape_name], batch=6 * SHAPES[shape_name]["batch"]), 1)
+                with_partners = dict(inputs, **{f"partner_{k}": v for k, v in partners.items() if k != "labels"})
+                model.train()
+                rows["train_model_partners"] = measure(train_step(model, with_partners, lambda m, x: m(**x).loss),
+                                                       max(3, repeats // 3))
+                rows["train_partners_time_ratio"] = round(
+                    rows["train_model_partners"]["median_s"] / rows["train_text_encoder"]["median_s"], 3)
             for key, count in flops.items():  # the floor: the counted FLOPs at this machine's matmul rate
                 rows[key].update(gflop=count / 1e9, floor_s=count / rate,
                                  time_over_floor=round(rows[key]["median_s"] / (count / rate), 3))
