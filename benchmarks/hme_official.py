@@ -29,6 +29,8 @@ from pathlib import Path
 
 import torch
 
+from .side_by_side import time_side_by_side
+
 DEFAULT_OFFICIAL = Path(__file__).resolve().parents[2] / "shared" / "official" / "hme"
 
 
@@ -151,30 +153,17 @@ def run(batch: int = 32, repeats: int = 5, warmup: int = 2, official_dir: str = 
         with torch.no_grad():
             return port(**port_inputs).logits
 
-    times = {name: [] for name in ("train_official", "train_port", "infer_official", "infer_port")}
-    for phase, pair in (("train", (official_step, port_step)), ("infer", (official_infer, port_infer))):
-        for model in (official, port):
-            model.train(phase == "train")
-        for repeat in range(warmup + repeats):
-            for who, function in zip(("official", "port"), pair):
-                started = time.perf_counter()
-                function()
-                if repeat >= warmup:
-                    times[f"{phase}_{who}"].append(time.perf_counter() - started)
-        print(f"{phase}: official {statistics.median(times[f'{phase}_official']):.3f} s, "
-              f"port {statistics.median(times[f'{phase}_port']):.3f} s")
-    medians = {name: statistics.median(values) for name, values in times.items()}
+    timing = time_side_by_side((official, port), (official_step, port_step), (official_infer, port_infer),
+                               warmup, repeats)
     return {
         "batch": batch, "repeats": repeats, "warmup": warmup, "official_dir": official_dir,
         "official_commit": harness.OFFICIAL_COMMIT, "config_overrides": overrides, "official_optimizer": adamw_source,
         "converted_tensors_dropped": dropped, "same_weights_eval_mode": agreement,
         "parameters": {"official": sum(p.numel() for p in official.parameters()),
                        "port": sum(p.numel() for p in port.parameters())},
-        "median_s": medians, "all_s": times,
         "train_phases_median_s": {who: {name: statistics.median(values[warmup:]) for name, values in named.items()}
                                   for who, named in phases.items()},
-        "port_speedup_train": medians["train_official"] / medians["train_port"],
-        "port_speedup_infer": medians["infer_official"] / medians["infer_port"],
+        **timing,
     }
 
 

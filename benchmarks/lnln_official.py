@@ -15,14 +15,14 @@ inputs must give the same value.
 
 import argparse
 import random
-import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .side_by_side import time_side_by_side
 
 DEFAULT_OFFICIAL = Path(__file__).resolve().parents[2] / "shared" / "official" / "lnln"
 
@@ -99,26 +99,13 @@ def run(batch: int = 16, repeats: int = 5, warmup: int = 1, official_dir: str = 
         same_objective = {"official": float(loss_fn(official(complete, incomplete), label)["loss"]),
                           "port": float(port(**training).loss)}
     official.train(), port.train()
-    times = {name: [] for name in ("train_official", "train_port", "infer_official", "infer_port")}
-    for phase, pair in (("train", (official_step, port_step)), ("infer", (official_infer, port_infer))):
-        if phase == "infer":
-            official.eval(), port.eval()
-        for repeat in range(warmup + repeats):
-            for who, function in zip(("official", "port"), pair):
-                started = time.perf_counter()
-                function()
-                if repeat >= warmup:
-                    times[f"{phase}_{who}"].append(time.perf_counter() - started)
-        print(f"{phase}: official {statistics.median(times[f'{phase}_official']):.3f} s, "
-              f"port {statistics.median(times[f'{phase}_port']):.3f} s")
-    medians = {name: statistics.median(values) for name, values in times.items()}
+    timing = time_side_by_side((official, port), (official_step, port_step), (official_infer, port_infer),
+                               warmup, repeats)
     return {
         "batch": batch, "repeats": repeats, "warmup": warmup, "official_dir": official_dir,
         "official_commit": harness.OFFICIAL_COMMIT, "config_overrides": overrides,
         "converted_tensors_dropped": dropped, "objective_before_training_eval_mode": same_objective,
-        "median_s": medians, "all_s": times,
-        "port_speedup_train": medians["train_official"] / medians["train_port"],
-        "port_speedup_infer": medians["infer_official"] / medians["infer_port"],
+        **timing,
     }
 
 

@@ -12,13 +12,12 @@ transformers 4.30 saved). The fusion's "a" stream is vision and its "v" stream a
 port names them by what they carry.
 """
 
-import argparse
 import re
 
 import torch
 
-from ...configuration_utils import DATASET_PRESETS
-from ...conversion import load_original, save_converted
+from ... import conversion
+from ...conversion import converter_main, count_indices, preset_feature_dims, rename_key, rename_state_dict
 from .configuration_dashfusion import DashFusionConfig
 from .modeling_dashfusion import DashFusionForSentimentAnalysis
 
@@ -68,47 +67,24 @@ KEY_RULES = [
 
 def convert_key(key: str) -> str | None:
     """Our name for an original key, or None for a key deliberately not carried over."""
-    if DROPPED.search(key):
-        return None
-    for pattern, replacement in KEY_RULES:
-        key = re.sub(pattern, replacement, key)
-    return key
+    return rename_key(key, KEY_RULES, DROPPED)
 
 
 def convert_state_dict(original: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
-    converted, dropped = {}, []
-    for key, value in original.items():
-        new = convert_key(key)
-        if new is None:
-            dropped.append(key)
-        else:
-            converted[new] = value.float() if value.is_floating_point() else value
-    return converted, sorted(dropped)
+    return rename_state_dict(original, convert_key)
 
 
-PRESET_FEATURE_DIMS = {name: (DATASET_PRESETS[name]["audio_dim"], DATASET_PRESETS[name]["vision_dim"])
-                       for name in ("mosi", "mosei", "sims")}
+PRESET_FEATURE_DIMS = preset_feature_dims(("mosi", "mosei", "sims"))
+
+
+def feature_dims(original: dict[str, torch.Tensor]) -> tuple[int, int]:
+    return (original["audio_encoder.encoder.pos_encoder.proj.weight"].shape[1],
+            original["vision_encoder.encoder.pos_encoder.proj.weight"].shape[1])
 
 
 def resolve_preset(original: dict[str, torch.Tensor], preset: str | None) -> str:
-    """`preset` checked against the checkpoint's audio / vision widths, or inferred from them; a ValueError when
-    neither settles it (the preset carries the label range, never assumed)."""
-    dims = (original["audio_encoder.encoder.pos_encoder.proj.weight"].shape[1],
-            original["vision_encoder.encoder.pos_encoder.proj.weight"].shape[1])
-    matches = [name for name, expected in PRESET_FEATURE_DIMS.items() if expected == dims]
-    if preset is None:
-        if len(matches) != 1:
-            raise ValueError(f"cannot tell the dataset from the checkpoint (audio dim {dims[0]}, vision dim {dims[1]} "
-                             f"match none of {PRESET_FEATURE_DIMS}): pass --preset")
-        return matches[0]
-    if matches and preset not in matches:
-        raise ValueError(f"--preset {preset} disagrees with the checkpoint: audio dim {dims[0]}, vision dim {dims[1]} "
-                         f"are {matches[0]}'s features")
-    return preset
-
-
-def _count(original, pattern: str) -> int:
-    return len({m[1] for key in original if (m := re.match(pattern, key))})
+    """`preset` checked against the checkpoint's feature widths, or inferred from them (`hf_msa.conversion`)."""
+    return conversion.resolve_preset(feature_dims(original), preset, PRESET_FEATURE_DIMS)
 
 
 def config_from_original(original: dict[str, torch.Tensor], preset: str | None = None, num_heads: int = 8,
@@ -120,7 +96,7 @@ def config_from_original(original: dict[str, torch.Tensor], preset: str | None =
         model_type="bert",
         vocab_size=original[bert + "embeddings.word_embeddings.weight"].shape[0],
         hidden_size=original[bert + "embeddings.word_embeddings.weight"].shape[1],
-        num_hidden_layers=_count(original, r"^text_encoder\.extractor\.encoder\.layer\.(\d+)\."),
+        num_hidden_layers=count_indices(original, r"^text_encoder\.extractor\.encoder\.layer\.(\d+)\."),
         num_attention_heads=text_num_heads,
         intermediate_size=original[bert + "encoder.layer.0.intermediate.dense.weight"].shape[0],
         max_position_embeddings=original[bert + "embeddings.position_embeddings.weight"].shape[0],
@@ -132,11 +108,11 @@ def config_from_original(original: dict[str, torch.Tensor], preset: str | None =
         text_config=text_config,
         hidden_size=original["text_encoder.projector.layernorm.weight"].shape[0],
         num_attention_heads=num_heads,
-        num_encoder_layers=_count(original, r"^audio_encoder\.encoder\.transformer_encoder\.layers\.(\d+)\."),
+        num_encoder_layers=count_indices(original, r"^audio_encoder\.encoder\.transformer_encoder\.layers\.(\d+)\."),
         encoder_intermediate_size=original[audio_layer + "linear1.weight"].shape[0],
         alignment_head_dim=original["temporal_alignment.to_q.weight"].shape[0] // num_heads,
         alignment_heads=num_heads,
-        fusion_depth=_count(original, r"^HBF\.encoder_q\.(\d+)\."),
+        fusion_depth=count_indices(original, r"^HBF\.encoder_q\.(\d+)\."),
         fusion_intermediate_size=original["HBF.encoder_q.0.layers.0.1.fn.net.0.weight"].shape[0],
         head_hidden_sizes=[original[f"classifier.MLP.{i}.weight"].shape[0] for i in head[:-1]],
         audio_dim=original["audio_encoder.encoder.pos_encoder.proj.weight"].shape[1],
@@ -156,27 +132,10 @@ def convert(original: dict[str, torch.Tensor], config: DashFusionConfig
     return model.eval(), dropped
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, help="official state dict (.pth) or .safetensors")
-    parser.add_argument("--preset", default=None, choices=sorted(PRESET_FEATURE_DIMS),
-                        help="the dataset the checkpoint was trained on (default: inferred from its feature widths)")
-    parser.add_argument("--num-heads", type=int, default=8, help="DashFusion's heads (not recoverable from weights)")
-    parser.add_argument("--text-num-heads", type=int, default=12, help="BERT heads (not recoverable from weights)")
-    parser.add_argument("--tokenizer", default=None, help="tokenizer folder or id to save beside the model")
-    parser.add_argument("--output", required=True)
-    args = parser.parse_args()
-    original = load_original(args.checkpoint)
-    try:
-        preset = resolve_preset(original, args.preset)
-    except ValueError as error:
-        raise SystemExit(str(error))
-    print(f"dataset preset: {preset}" + ("" if args.preset else " (inferred from the audio / vision feature widths)"))
-    config = config_from_original(original, preset, args.num_heads, args.text_num_heads)
-    model, dropped = convert(original, config)
-    save_converted(model, args.output, args.tokenizer)
-    print(f"converted {len(original) - len(dropped)} tensors (strict load); not carried over: {dropped}")
-    print(f"saved to {args.output}")
+def main(argv=None):
+    converter_main(__doc__, PRESET_FEATURE_DIMS, feature_dims, config_from_original, convert,
+                   {"num_heads": (8, "DashFusion's heads (not recoverable from weights)"),
+                    "text_num_heads": (12, "BERT heads (not recoverable from weights)")}, argv)
 
 
 if __name__ == "__main__":

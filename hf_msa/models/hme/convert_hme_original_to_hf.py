@@ -11,13 +11,12 @@ is split into our `mean` (rows :K) and `scale` (rows K:) layers. Head counts are
 pass them if they differ from the official 16 (HME) and 12 (bert-base).
 """
 
-import argparse
 import re
 
 import torch
 
-from ...configuration_utils import DATASET_PRESETS
-from ...conversion import load_original, save_converted
+from ... import conversion
+from ...conversion import converter_main, count_indices, preset_feature_dims, rename_key, rename_state_dict
 from .configuration_hme import HmeConfig
 from .modeling_hme import HmeForSentimentAnalysis
 
@@ -68,53 +67,28 @@ KEY_RULES = [
 def convert_key(key: str) -> str | None:
     """Our name for an original key (the VIB's `.statistics.` is split by `convert_state_dict`), or None for a key
     deliberately not carried over."""
-    if DROPPED.search(key):
-        return None
-    for pattern, replacement in KEY_RULES:
-        key = re.sub(pattern, replacement, key)
-    return key
+    return rename_key(key, KEY_RULES, DROPPED)
 
 
 def convert_state_dict(original: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
-    converted, dropped = {}, []
-    for key, value in original.items():
-        new = convert_key(key)
-        if new is None:
-            dropped.append(key)
-            continue
-        value = value.float() if value.is_floating_point() else value
-        if ".statistics." in new:  # [2K, ...]: μ rows then the pre-softplus σ rows
-            mean, scale = value.chunk(2, dim=0)
-            converted[new.replace(".statistics.", ".mean.")] = mean.clone()
-            converted[new.replace(".statistics.", ".scale.")] = scale.clone()
-        else:
-            converted[new] = value
-    return converted, sorted(dropped)
+    converted, dropped = rename_state_dict(original, convert_key)
+    for key in [key for key in converted if ".statistics." in key]:  # [2K, ...]: μ rows then the pre-softplus σ rows
+        mean, scale = converted.pop(key).chunk(2, dim=0)
+        converted[key.replace(".statistics.", ".mean.")] = mean.clone()
+        converted[key.replace(".statistics.", ".scale.")] = scale.clone()
+    return converted, dropped
 
 
-PRESET_FEATURE_DIMS = {name: (DATASET_PRESETS[name]["audio_dim"], DATASET_PRESETS[name]["vision_dim"])
-                       for name in ("mosi", "mosei")}
+PRESET_FEATURE_DIMS = preset_feature_dims(("mosi", "mosei"))
+
+
+def feature_dims(original: dict[str, torch.Tensor]) -> tuple[int, int]:
+    return original["proj_a_1.weight"].shape[1], original["proj_v_1.weight"].shape[1]
 
 
 def resolve_preset(original: dict[str, torch.Tensor], preset: str | None) -> str:
-    """`preset` checked against the checkpoint's audio / vision widths, or inferred from them (MOSI 5/20, MOSEI
-    74/35); a ValueError when neither settles it (the preset carries the label range, never assumed)."""
-    dims = (original["proj_a_1.weight"].shape[1], original["proj_v_1.weight"].shape[1])
-    matches = [name for name, expected in PRESET_FEATURE_DIMS.items() if expected == dims]
-    inferred = matches[0] if len(matches) == 1 else None
-    if preset is None:
-        if inferred is None:
-            raise ValueError(f"cannot tell the dataset from the checkpoint (audio dim {dims[0]}, vision dim {dims[1]} "
-                             f"match none of {PRESET_FEATURE_DIMS}): pass --preset")
-        return inferred
-    if inferred is not None and inferred != preset:
-        raise ValueError(f"--preset {preset} disagrees with the checkpoint: audio dim {dims[0]}, vision dim {dims[1]} "
-                         f"are {inferred}'s features")
-    return preset
-
-
-def _count(original, pattern: str) -> int:
-    return len({m[1] for key in original if (m := re.match(pattern, key))})
+    """`preset` checked against the checkpoint's feature widths, or inferred from them (`hf_msa.conversion`)."""
+    return conversion.resolve_preset(feature_dims(original), preset, PRESET_FEATURE_DIMS)
 
 
 def config_from_original(original: dict[str, torch.Tensor], preset: str | None = None, num_heads: int = 16,
@@ -127,7 +101,7 @@ def config_from_original(original: dict[str, torch.Tensor], preset: str | None =
         model_type="bert",
         vocab_size=original[prefix + "embeddings.word_embeddings.weight"].shape[0],
         hidden_size=original[prefix + "embeddings.word_embeddings.weight"].shape[1],
-        num_hidden_layers=_count(original, r"^bert\.encoder\.layer\.(\d+)\."),
+        num_hidden_layers=count_indices(original, r"^bert\.encoder\.layer\.(\d+)\."),
         num_attention_heads=text_num_heads,
         intermediate_size=original[prefix + "encoder.layer.0.intermediate.dense.weight"].shape[0],
         max_position_embeddings=original[prefix + "embeddings.position_embeddings.weight"].shape[0],
@@ -137,11 +111,11 @@ def config_from_original(original: dict[str, torch.Tensor], preset: str | None =
         text_config=text_config,
         hidden_size=original["proj_l_1.weight"].shape[0],
         num_attention_heads=num_heads,
-        num_encoder_layers=_count(original, r"^l2l\.layers\.(\d+)\."),
-        latent_depth=_count(original, r"^latent_text\.layers\.(\d+)\."),
-        hyper_depth=_count(original, r"^l2a\.layers\.(\d+)\."),
+        num_encoder_layers=count_indices(original, r"^l2l\.layers\.(\d+)\."),
+        latent_depth=count_indices(original, r"^latent_text\.layers\.(\d+)\."),
+        hyper_depth=count_indices(original, r"^l2a\.layers\.(\d+)\."),
         num_latents=original["latent_text.latents"].shape[0],
-        head_num_layers=_count(original, r"^transformer_encoder_all\.layers\.(\d+)\."),
+        head_num_layers=count_indices(original, r"^transformer_encoder_all\.layers\.(\d+)\."),
         head_intermediate_size=original["transformer_encoder_all.layers.0.linear1.weight"].shape[0],
         projection_kernel=original["proj_a_1.weight"].shape[2],
         audio_dim=original["proj_a_1.weight"].shape[1],
@@ -159,27 +133,10 @@ def convert(original: dict[str, torch.Tensor], config: HmeConfig) -> tuple[HmeFo
     return model.eval(), dropped
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, help="official state dict (.pth) or .safetensors")
-    parser.add_argument("--preset", default=None, choices=sorted(PRESET_FEATURE_DIMS),
-                        help="the dataset the checkpoint was trained on (default: inferred from its feature widths)")
-    parser.add_argument("--num-heads", type=int, default=16, help="HME's heads (not recoverable from weights)")
-    parser.add_argument("--text-num-heads", type=int, default=12, help="BERT heads (not recoverable from weights)")
-    parser.add_argument("--tokenizer", default=None, help="tokenizer folder or id to save beside the model")
-    parser.add_argument("--output", required=True)
-    args = parser.parse_args()
-    original = load_original(args.checkpoint)
-    try:
-        preset = resolve_preset(original, args.preset)
-    except ValueError as error:
-        raise SystemExit(str(error))
-    print(f"dataset preset: {preset}" + ("" if args.preset else " (inferred from the audio / vision feature widths)"))
-    config = config_from_original(original, preset, args.num_heads, args.text_num_heads)
-    model, dropped = convert(original, config)
-    save_converted(model, args.output, args.tokenizer)
-    print(f"converted {len(original) - len(dropped)} tensors (strict load); not carried over: {dropped}")
-    print(f"saved to {args.output}")
+def main(argv=None):
+    converter_main(__doc__, PRESET_FEATURE_DIMS, feature_dims, config_from_original, convert,
+                   {"num_heads": (16, "HME's heads (not recoverable from weights)"),
+                    "text_num_heads": (12, "BERT heads (not recoverable from weights)")}, argv)
 
 
 if __name__ == "__main__":

@@ -12,13 +12,12 @@ Every original key is mapped by the rules below and loaded with strict=True; the
 BERT pooler's (the reference never uses it) and they are named in the report.
 """
 
-import argparse
 import re
 
 import torch
 
-from ...configuration_utils import DATASET_PRESETS
-from ...conversion import load_original, save_converted
+from ... import conversion
+from ...conversion import converter_main, count_indices, preset_feature_dims, rename_key, rename_state_dict
 from .configuration_lnln import LnlnConfig
 from .modeling_lnln import LnlnForSentimentAnalysis
 
@@ -71,53 +70,23 @@ KEY_RULES = [
 
 def convert_key(key: str) -> str | None:
     """Our name for an original key, or None for a key deliberately not carried over."""
-    if DROPPED.match(key):
-        return None
-    for pattern, replacement in KEY_RULES:
-        key = re.sub(pattern, replacement, key)
-    return key
+    return rename_key(key, KEY_RULES, DROPPED)
 
 
 def convert_state_dict(original: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
-    converted, dropped = {}, []
-    for key, value in original.items():
-        new = convert_key(key)
-        if new is None:
-            dropped.append(key)
-        else:
-            converted[new] = value.float() if value.is_floating_point() else value
-    return converted, dropped
+    return rename_state_dict(original, convert_key)
 
 
-# (audio_dim, vision_dim) of the feature files each official config trains on: the dataset presets' own widths
-PRESET_FEATURE_DIMS = {name: (DATASET_PRESETS[name]["audio_dim"], DATASET_PRESETS[name]["vision_dim"])
-                       for name in ("mosi", "mosei", "sims")}
+PRESET_FEATURE_DIMS = preset_feature_dims(("mosi", "mosei", "sims"))
 
 
-def infer_preset(original: dict[str, torch.Tensor]) -> str | None:
-    """The dataset an official checkpoint was trained on, read off its audio / vision input widths (None: unknown)."""
-    dims = (original["proj_a.0.weight"].shape[1], original["proj_v.0.weight"].shape[1])
-    matches = [name for name, expected in PRESET_FEATURE_DIMS.items() if expected == dims]
-    return matches[0] if len(matches) == 1 else None
+def feature_dims(original: dict[str, torch.Tensor]) -> tuple[int, int]:
+    return original["proj_a.0.weight"].shape[1], original["proj_v.0.weight"].shape[1]
 
 
 def resolve_preset(original: dict[str, torch.Tensor], preset: str | None) -> str:
-    """`preset` checked against the checkpoint, or inferred from it; a ValueError when neither settles it.
-
-    The preset carries the label range and metric family (MOSI/MOSEI [-3, 3], SIMS [-1, 1]): a wrong one silently
-    rejects or misreads every label, so it is never assumed.
-    """
-    inferred = infer_preset(original)
-    dims = (original["proj_a.0.weight"].shape[1], original["proj_v.0.weight"].shape[1])
-    if preset is None:
-        if inferred is None:
-            raise ValueError(f"cannot tell the dataset from the checkpoint (audio dim {dims[0]}, vision dim {dims[1]} "
-                             f"match none of {PRESET_FEATURE_DIMS}): pass --preset mosi|mosei|sims")
-        return inferred
-    if inferred is not None and inferred != preset:
-        raise ValueError(f"--preset {preset} disagrees with the checkpoint: audio dim {dims[0]}, vision dim {dims[1]} "
-                         f"are {inferred}'s features; drop --preset or pass --preset {inferred}")
-    return preset
+    """`preset` checked against the checkpoint's feature widths, or inferred from them (`hf_msa.conversion`)."""
+    return conversion.resolve_preset(feature_dims(original), preset, PRESET_FEATURE_DIMS)
 
 
 def config_from_original(original: dict[str, torch.Tensor], preset: str | None = None, text_num_heads: int = 12,
@@ -126,19 +95,17 @@ def config_from_original(original: dict[str, torch.Tensor], preset: str | None =
     the dataset preset is inferred from the feature widths unless given (see `resolve_preset`)."""
     preset = resolve_preset(original, preset)
     prefix = "bertmodel.model."
-    layers = {int(k[len(prefix):].split(".")[2]) for k in original if k.startswith(prefix + "encoder.layer.")}
     text_config = dict(
         model_type="bert",
         vocab_size=original[prefix + "embeddings.word_embeddings.weight"].shape[0],
         hidden_size=original[prefix + "embeddings.word_embeddings.weight"].shape[1],
-        num_hidden_layers=len(layers),
+        num_hidden_layers=count_indices(original, r"^bertmodel\.model\.encoder\.layer\.(\d+)\."),
         num_attention_heads=text_num_heads,
         intermediate_size=original[prefix + "encoder.layer.0.intermediate.dense.weight"].shape[0],
         max_position_embeddings=original[prefix + "embeddings.position_embeddings.weight"].shape[0],
         type_vocab_size=original[prefix + "embeddings.token_type_embeddings.weight"].shape[0],
     )
     tokens = original["h_p"].shape[1]
-    fusion_layers = {int(k.split(".")[4]) for k in original if k.startswith("dmml.2.CrossTransformerEncoder.layers.")}
     values = dict(
         text_config=text_config,
         hidden_size=original["h_p"].shape[2],
@@ -148,7 +115,7 @@ def config_from_original(original: dict[str, torch.Tensor], preset: str | None =
         text_max_length=original["proj_l.1.pos_embedding"].shape[1] - tokens,
         audio_max_length=original["proj_a.1.pos_embedding"].shape[1] - tokens,
         vision_max_length=original["proj_v.1.pos_embedding"].shape[1] - tokens,
-        fusion_depth=len(fusion_layers),
+        fusion_depth=count_indices(original, r"^dmml\.2\.CrossTransformerEncoder\.layers\.(\d+)\."),
     )
     values.update(overrides)
     return LnlnConfig.from_preset(preset, **values)
@@ -161,27 +128,9 @@ def convert(original: dict[str, torch.Tensor], config: LnlnConfig) -> tuple[Lnln
     return model.eval(), dropped
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, help="official state dict (.pth) or .safetensors")
-    parser.add_argument("--preset", default=None, choices=["mosi", "mosei", "sims"],
-                        help="the dataset the checkpoint was trained on (default: inferred from its feature widths; "
-                             "required when they match no standard feature file)")
-    parser.add_argument("--text-num-heads", type=int, default=12, help="BERT heads (not recoverable from weights)")
-    parser.add_argument("--tokenizer", default=None, help="tokenizer folder or id to save beside the model")
-    parser.add_argument("--output", required=True)
-    args = parser.parse_args()
-    original = load_original(args.checkpoint)
-    try:
-        preset = resolve_preset(original, args.preset)
-    except ValueError as error:
-        raise SystemExit(str(error))
-    print(f"dataset preset: {preset}" + ("" if args.preset else " (inferred from the audio / vision feature widths)"))
-    config = config_from_original(original, preset, args.text_num_heads)
-    model, dropped = convert(original, config)
-    save_converted(model, args.output, args.tokenizer)
-    print(f"converted {len(original) - len(dropped)} tensors (strict load); not carried over: {dropped}")
-    print(f"saved to {args.output}")
+def main(argv=None):
+    converter_main(__doc__, PRESET_FEATURE_DIMS, feature_dims, config_from_original, convert,
+                   {"text_num_heads": (12, "BERT heads (not recoverable from weights)")}, argv)
 
 
 if __name__ == "__main__":
