@@ -63,6 +63,24 @@ def test_the_method_as_described_keeps_the_label_relations(golden):
         assert max(similarity[row, index.lists["dd"][row]]) <= min(similarity[row, index.lists["sd"][row]])
 
 
+def test_chunked_top_k_lists_equal_a_full_ranking_row_by_row():
+    """The default lists (masked top-10 per chunk) against a plain full sort of each row, label by label."""
+    generator = torch.Generator().manual_seed(3)
+    labels = (torch.rand(300, generator=generator) * 6 - 3).numpy()
+    views = torch.randn(300, 24, generator=generator)
+    index = PartnerIndex(labels, chunk_rows=64)  # several chunks, the last one short
+    index.update(views)
+    rounded = np.round(labels)
+    unit = torch.nn.functional.normalize(views.double(), dim=1)
+    for row in range(300):
+        order = [j for j in torch.argsort(unit[row] @ unit.T, descending=True).tolist() if j != row]
+        same = [j for j in order if rounded[j] == rounded[row]]
+        other = [j for j in order if rounded[j] != rounded[row]]
+        assert index.lists["ss"][row] == same[:10]
+        assert index.lists["sd"][row] == other[:10]
+        assert index.lists["dd"][row] == other[::-1][:10]
+
+
 def test_a_label_with_too_few_rows_still_gives_six_partners():
     index = PartnerIndex([0.1, 2.9, 3.0, -3.0])  # rounded labels 0, 3, 3, -3: row 0 has no same-label row
     index.update(torch.randn(4, 6, generator=torch.Generator().manual_seed(0)))

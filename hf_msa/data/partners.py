@@ -7,7 +7,8 @@ similar with a different label ("same" = equal `np.round(label)` on MOSI / MOSEI
 step draws 2 + 2 + 2 partners per anchor (`random.sample`), in the order ss, ss, dd, dd, sd, sd. The ranking is
 refreshed at every odd epoch (1, 3, 5, ...: `similarity_refresh_every=2`).
 
-Here: `PartnerIndex` holds the lists (built in row chunks, so MOSEI's 16k x 16k similarity never exists at once),
+Here: `PartnerIndex` holds the lists (built in row chunks with masked top-10 searches, so MOSEI's 16k x 16k
+similarity never exists at once and no row is fully sorted),
 `PartnerCollator` draws partners for the training rows of a batch and collates them as `partner_*` inputs, and
 `PartnerRefreshCallback` re-embeds the training split at the refresh epochs.
 
@@ -59,28 +60,47 @@ class PartnerIndex:
         n = len(self.labels)
         if views.shape[0] != n:
             raise ValueError(f"views has {views.shape[0]} rows but the index was built for {n} training rows")
-        unit = views.double() / views.double().norm(dim=1, keepdim=True).clamp_min(1e-6)
+        # float64 for the released lists (their exact order is reproduced), float32 for the method's top-10 searches
+        views = views.double() if self.compat_retrieval_bug else views.float()
+        unit = views / views.norm(dim=1, keepdim=True).clamp_min(1e-6)
+        build = self._released_lists if self.compat_retrieval_bug else self._lists
         lists = {"ss": [], "sd": [], "dd": []}
         for start in range(0, n, self.chunk_rows):
-            rows = torch.arange(start, min(start + self.chunk_rows, n))
-            rank = torch.argsort(unit[rows] @ unit.T, dim=1, descending=True, stable=True)  # [r, N] sample indices
-            same = self.labels[rank] == self.labels[rows].unsqueeze(1)
-            positions = torch.arange(n).expand_as(rank)
-            # self-exclusion: upstream compares the POSITION j with the anchor's index i (compat); else the sample
-            not_self = positions != rows.unsqueeze(1) if self.compat_retrieval_bug else rank != rows.unsqueeze(1)
-            ss, ss_n = _first(same & not_self, LIST_LENGTH)
-            sd, sd_n = _first(~same & not_self, LIST_LENGTH)
-            # dd: from the least similar upwards; upstream walks positions -1 .. -(N-1), i.e. never position 0
-            backwards = torch.flip(~same & (positions != 0 if self.compat_retrieval_bug else not_self), dims=[1])
-            dd, dd_n = _first(backwards, LIST_LENGTH)
-            dd = n - 1 - dd  # back to forward positions
-            for r in range(len(rows)):
-                for name, found, count in (("ss", ss, ss_n), ("sd", sd, sd_n), ("dd", dd, dd_n)):
-                    chosen = found[r, : count[r]]
-                    # compat: the positions themselves are used as dataset rows (dd's -k is row N - k = position)
-                    lists[name].append((chosen if self.compat_retrieval_bug else rank[r, chosen]).tolist())
+            for name, chunk in build(unit, torch.arange(start, min(start + self.chunk_rows, n))).items():
+                lists[name] += chunk
         self.lists = lists
         self.updates += 1
+
+    def _lists(self, unit: torch.Tensor, rows: torch.Tensor) -> dict[str, list[list[int]]]:
+        """The method as described, for one chunk of anchor rows: three masked top-10 searches over the chunk's
+        cosine similarities (no full ranking, so a chunk costs a few [rows, N] float32 buffers)."""
+        similarity = unit[rows] @ unit.T  # [r, N]
+        same = self.labels.unsqueeze(0) == self.labels[rows].unsqueeze(1)
+        other = ~same
+        same[torch.arange(len(rows)), rows] = False  # never the anchor itself
+        k = min(LIST_LENGTH, len(self.labels))
+        found = {}
+        for name, mask, largest in (("ss", same, True), ("sd", other, True), ("dd", other, False)):
+            fill = float("-inf") if largest else float("inf")
+            top = similarity.masked_fill(~mask, fill).topk(k, dim=1, largest=largest, sorted=True).indices
+            counts = mask.sum(dim=1).clamp(max=k).tolist()
+            found[name] = [top[r, :count].tolist() for r, count in enumerate(counts)]
+        return found
+
+    def _released_lists(self, unit: torch.Tensor, rows: torch.Tensor) -> dict[str, list[list[int]]]:
+        """The released code's lists for one chunk: a full ranking, rank POSITIONS kept (see the module)."""
+        n = len(self.labels)
+        rank = torch.argsort(unit[rows] @ unit.T, dim=1, descending=True, stable=True)  # [r, N] sample indices
+        same = self.labels[rank] == self.labels[rows].unsqueeze(1)
+        positions = torch.arange(n).expand_as(rank)
+        not_self = positions != rows.unsqueeze(1)  # upstream compares the POSITION j with the anchor's index i
+        ss, ss_n = _first(same & not_self, LIST_LENGTH)
+        sd, sd_n = _first(~same & not_self, LIST_LENGTH)
+        # dd: from the least similar upwards; upstream walks positions -1 .. -(N-1), i.e. never position 0
+        dd, dd_n = _first(torch.flip(~same & (positions != 0), dims=[1]), LIST_LENGTH)
+        dd = n - 1 - dd  # back to forward positions, used as dataset rows (dd's -k is row N - k = position)
+        return {name: [found[r, : count[r]].tolist() for r in range(len(rows))]
+                for name, found, count in (("ss", ss, ss_n), ("sd", sd, sd_n), ("dd", dd, dd_n))}
 
     def draw(self, rows, rng: random.Random) -> list[int]:
         """Six partner rows per anchor row, in the order ss, ss, dd, dd, sd, sd (`random.sample` of 2 from each
