@@ -21,6 +21,8 @@ ALL_MODALITIES = ("text", "audio", "vision")
 METRIC_FAMILIES = ("mosi", "sims", "classification")
 PROBLEM_TYPES = ("regression", "single_label_classification")
 LINEAR_INITS = ("pytorch", "normal")
+# where token ids come from: the processor's tokenizer on the transcript, or an MMSA pickle's `text_bert` columns
+TEXT_INPUTS = ("raw", "text_bert")
 # Keyword arguments PreTrainedConfig understands besides the dataclass fields (what a config.json written by
 # transformers may carry); anything else is kept as an attribute, as transformers does, but nothing reads it.
 BASE_CONFIG_KWARGS = frozenset({
@@ -225,4 +227,5 @@ class MSAConfig(PreTrainedConfig):
         return cls(**values)
 
 
-__all__ = ["ALL_MODALITIES", "BASE_CONFIG_KWARGS", "DATASET_PRESETS", "LINEAR_INITS", "METRIC_FAMILIES", "MSAConfig"]
+__all__ = ["ALL_MODALITIES", "BASE_CONFIG_KWARGS", "DATASET_PRESETS", "LINEAR_INITS", "METRIC_FAMILIES", "MSAConfig",
+           "TEXT_INPUTS"]

@@ -65,10 +65,11 @@ class RobustnessSettings:
     extra: dict = field(default_factory=dict)
 
 
-def encode_split(processor, dataset) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The whole split as padded numpy arrays (max lengths of the processor) and its labels."""
+def encode_split(processor, dataset, text_input: str = "raw") -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The whole split as padded numpy arrays (max lengths of the processor) and its labels; `text_input` as the
+    model's config says (`"text_bert"`: an MMSA pickle's own token ids)."""
     rows = [dataset[i] for i in range(len(dataset))]
-    batch = MSADataCollator(processor, padding="max_length")(rows)
+    batch = MSADataCollator(processor, padding="max_length", text_input=text_input)(rows)
     labels = batch.pop("labels").numpy()
     return {key: value.numpy() for key, value in batch.items()}, labels
 
@@ -116,7 +117,7 @@ def evaluate_model(model, processor, dataset, family: str, settings: RobustnessS
     """Every protocol setting for one model, or one group of models trained with different seeds (a list, with
     `settings.averaging="model_seeds"`): {protocol: {setting: {"per_seed": {run: metrics}, "mean": {...}}}}."""
     runs = _runs(model, settings)
-    arrays, labels = encode_split(processor, dataset)
+    arrays, labels = encode_split(processor, dataset, getattr(runs[0][1].config, "text_input", "raw"))
     unk = processor.tokenizer.unk_token_id
     score = lambda m, batch: msa_metrics(predict_arrays(m, batch, settings.batch_size), labels, family)  # noqa: E731
     by_models = settings.averaging == "model_seeds"

@@ -109,3 +109,46 @@ def test_initialisation_follows_the_reference():
         assert not layer.qkv.bias.any() and not layer.out.bias.any()
     fc = model.dashfusion.alignment.to_out  # PyTorch's Linear default, not N(0, 0.02)
     assert fc.weight.abs().max() <= 1 / fc.in_features ** 0.5 and fc.weight.std() > 0.03
+
+
+def test_text_bert_feeds_an_mmsa_pickles_own_token_ids(tmp_path):
+    """text_input="text_bert": the ids MMSA stored (not the transcript re-tokenized) reach the model, through the
+    training collator and the robustness harness alike; rows without them, or with foreign ids, are refused."""
+    import numpy as np
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    from hf_msa import MSAFeatureExtractor, MSAProcessor
+    from hf_msa.data import read_mmsa_pickle, synthetic_mmsa_pickle, write_mmsa_pickle
+    from hf_msa.data.collator import MSADataCollator, training_collator
+    from hf_msa.data.mmsa_pickle import mmsa_rows
+    from hf_msa.robustness import encode_split
+    from hf_msa.text_encoders import minilm_path
+
+    content = synthetic_mmsa_pickle("mosi", sizes={"train": 6, "valid": 2, "test": 2}, seed=3)
+    write_mmsa_pickle(tmp_path / "unaligned_50.pkl", content)
+    rows = list(mmsa_rows(read_mmsa_pickle(tmp_path / "unaligned_50.pkl")["train"]))
+    config = tiny(text_input="text_bert")
+    processor = MSAProcessor(MSAFeatureExtractor.from_model_config(config), AutoTokenizer.from_pretrained(minilm_path()),
+                             max_text_length=config.text_max_length)
+    stored = torch.as_tensor(content["train"]["text_bert"]).long()
+    model = DashFusionForSentimentAnalysis(config)
+    collator, _ = training_collator(model, processor, Dataset.from_list(rows))
+    for batch in (MSADataCollator(processor, text_input="text_bert")(rows),
+                  {k: torch.as_tensor(v) for k, v in encode_split(processor, rows, "text_bert")[0].items()}):
+        torch.testing.assert_close(batch["input_ids"], stored[:, 0], rtol=0, atol=0)
+        torch.testing.assert_close(batch["attention_mask"].long(), stored[:, 1], rtol=0, atol=0)
+    assert collator.text_input == "text_bert"
+    raw = MSADataCollator(processor)(rows)["input_ids"]
+    assert raw.shape != stored[:, 0].shape or not torch.equal(raw, stored[:, 0])  # the transcripts tokenize otherwise
+    batch = MSADataCollator(processor, text_input="text_bert")(rows)
+    assert torch.isfinite(model(**batch).loss)
+
+    with pytest.raises(ValueError, match=r"needs the \['input_ids', 'attention_mask', 'token_type_ids'\] columns"):
+        MSADataCollator(processor, text_input="text_bert")([{k: v for k, v in r.items() if k != "input_ids"}
+                                                            for r in rows])
+    foreign = [dict(r, input_ids=np.full_like(r["input_ids"], 40000)) for r in rows]
+    with pytest.raises(ValueError, match="made with another vocabulary"):
+        MSADataCollator(processor, text_input="text_bert")(foreign)
+    with pytest.raises(ValueError, match="text_input must be one of"):
+        tiny(text_input="bert")

@@ -3,22 +3,30 @@
 import numpy as np
 import torch
 
+from ..configuration_utils import TEXT_INPUTS
+
+PRETOKENIZED_COLUMNS = ("input_ids", "attention_mask", "token_type_ids")  # what the MMSA reader makes of text_bert
+
 
 class MSADataCollator:
     """Collate rows with `text`, optional `audio` / `vision` frame arrays and a label column.
 
     Works with the stock Trainer when `remove_unused_columns=False` (it reads raw columns). Labels become float
-    for regression and long for classification, following `problem_type`.
+    for regression and long for classification, following `problem_type`. `text_input="text_bert"` feeds the token
+    ids an MMSA pickle carries (the reader's `input_ids` / `attention_mask` / `token_type_ids` columns) instead of
+    tokenizing the transcript; the config's `text_input` chooses (`training_collator`, the robustness harness).
     """
 
     def __init__(self, processor, problem_type: str = "regression", text_column: str = "text",
                  audio_column: str = "audio", vision_column: str = "vision", label_column: str = "label",
-                 padding: str = "longest"):
+                 padding: str = "longest", text_input: str = "raw"):
+        if text_input not in TEXT_INPUTS:
+            raise ValueError(f"text_input must be one of {TEXT_INPUTS}, got {text_input!r}")
         self.processor = processor
         self.problem_type = problem_type
         self.text_column, self.audio_column, self.vision_column = text_column, audio_column, vision_column
         self.label_column = label_column
-        self.padding = padding
+        self.padding, self.text_input = padding, text_input
 
     def _column(self, rows, name):
         return [row.get(name) for row in rows] if name in rows[0] else None
@@ -35,11 +43,36 @@ class MSADataCollator:
             padding=self.padding,
             return_tensors="pt",
         )
+        if self.text_input == "text_bert":
+            batch.update(self._pretokenized(rows))
         if self.label_column in rows[0]:
             labels = np.asarray([row[self.label_column] for row in rows])
             dtype = torch.float32 if self.problem_type == "regression" else torch.long
             batch["labels"] = torch.as_tensor(labels, dtype=dtype)
         return dict(batch)
+
+    def _pretokenized(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        """The rows' own token ids, stacked as they are (MMSA pads them all to one length)."""
+        missing = [name for name in PRETOKENIZED_COLUMNS[:2] if name not in rows[0]]
+        if missing:
+            raise ValueError(f"text_input='text_bert' needs the {list(PRETOKENIZED_COLUMNS)} columns an MMSA pickle's "
+                             f"text_bert becomes (hf_msa.data.mmsa_pickle); the rows lack {missing} (columns: "
+                             f"{sorted(rows[0])})")
+        out = {}
+        for name in PRETOKENIZED_COLUMNS:
+            if name not in rows[0]:
+                continue
+            lengths = {len(row[name]) for row in rows}
+            if len(lengths) != 1:
+                raise ValueError(f"text_input='text_bert': {name} rows have different lengths {sorted(lengths)}; "
+                                 "MMSA pads text_bert to one length per dataset")
+            out[name] = torch.as_tensor(np.stack([np.asarray(row[name]) for row in rows]).astype(np.int64))
+        vocabulary = len(self.processor.tokenizer)
+        if int(out["input_ids"].max()) >= vocabulary or int(out["input_ids"].min()) < 0:
+            raise ValueError(f"text_input='text_bert': input_ids lie in [{int(out['input_ids'].min())}, "
+                             f"{int(out['input_ids'].max())}] but the tokenizer has {vocabulary} entries: the ids "
+                             "were made with another vocabulary (MMSA: bert-base-uncased / bert-base-chinese)")
+        return out
 
 
 AUGMENT_COLUMN = "augment_random_missing"
@@ -139,6 +172,7 @@ def training_collator(model, processor, train_dataset, seed: int = 1111, random_
 
     config = model.config
     padding = getattr(config, "input_padding", "longest")  # non-hf_msa baselines pad to the longest
+    text_input = getattr(config, "text_input", "raw")
     protocol = getattr(model, "training_corruption", None)
     if getattr(model, "training_partners", False):  # DashFusion: partners drawn per batch (hf_msa.data.partners)
         from .partners import PartnerCollator, PartnerIndex, mark_partner_rows
@@ -150,19 +184,20 @@ def training_collator(model, processor, train_dataset, seed: int = 1111, random_
         index = PartnerIndex(np.asarray(train_dataset["label"]), same_label=config.same_label,
                              compat_retrieval_bug=config.compat_retrieval_bug)
         return PartnerCollator(processor, marked, index, seed=seed, problem_type=config.problem_type,
-                               padding=padding), marked
+                               padding=padding, text_input=text_input), marked
     if random_missing is None and protocol == "modality_missing" and getattr(config, "missing_rate", 0.0) > 0:
         wants_mask = "modality_mask" in inspect.signature(model.forward).parameters
         collator = ModalityMissingCollator(processor, config.problem_type, missing_rate=config.missing_rate,
-                                           seed=seed, emit_mask=wants_mask, padding=padding)
+                                           seed=seed, emit_mask=wants_mask, padding=padding, text_input=text_input)
         return collator, mark_for_augmentation(train_dataset)
     if random_missing is None:
         random_missing = protocol == "random_missing"
     if not random_missing:
-        return MSADataCollator(processor, problem_type=config.problem_type, padding=padding), train_dataset
+        collator = MSADataCollator(processor, problem_type=config.problem_type, padding=padding, text_input=text_input)
+        return collator, train_dataset
     wants_complete = "complete_input_ids" in inspect.signature(model.forward).parameters
     collator = RandomMissingCollator(processor, config.problem_type, emit_complete=wants_complete, seed=seed,
-                                     padding=padding)
+                                     padding=padding, text_input=text_input)
     return collator, mark_for_augmentation(train_dataset)
 
 

@@ -5,7 +5,7 @@ are the official src/config.py for MOSI (reference/methods_lnln_mmslf_dash_mmsa.
 
 from huggingface_hub.dataclasses import strict
 
-from ...configuration_utils import MSAConfig
+from ...configuration_utils import TEXT_INPUTS, MSAConfig
 
 PADDING_RULES = ("zero_sum", "attention_mask")
 TEXT_PADDINGS = ("longest", "max_length")
@@ -45,6 +45,11 @@ class DashFusionConfig(MSAConfig):
             (upstream): to the longest text of the batch; since padded positions take part in the alignment and the
             fusion, a prediction then depends on the rest of its batch. `"max_length"`: to `text_max_length`, so a
             clip gets the same score alone or in any batch (for serving).
+        text_input (`str`, *optional*, defaults to `"raw"`): where the token ids come from. `"raw"` (upstream): the
+            processor's tokenizer on the transcript, up to `text_max_length` (128). `"text_bert"`: the ids an MMSA
+            feature pickle carries (`text_bert`, read into `input_ids` / `attention_mask` / `token_type_ids`
+            columns by `hf_msa.data.mmsa_pickle`; bert-base-uncased ids, 50 long on MOSI, 39 on SIMS), as MMSA's
+            other models are fed: a deviation, for comparisons on MMSA's exact inputs.
         compat_retrieval_bug (`bool`, *optional*, defaults to `False`): draw partners as the released code does
             (rank positions used as dataset rows; see `hf_msa.data.partners`). Off: the method as described.
         same_label (`str`, *optional*, defaults to `"rounded"`): partners share an anchor's label when the rounded
@@ -74,6 +79,7 @@ class DashFusionConfig(MSAConfig):
     temperature: float = 0.5
     padding_rule: str = "zero_sum"
     text_padding: str = "longest"
+    text_input: str = "raw"
     compat_retrieval_bug: bool = False
     same_label: str = "rounded"
     similarity_refresh_every: int = 2
@@ -113,6 +119,8 @@ class DashFusionConfig(MSAConfig):
             raise ValueError(f"same_label must be 'rounded' or 'exact', got {self.same_label!r}")
         if self.text_padding not in TEXT_PADDINGS:
             raise ValueError(f"text_padding must be one of {TEXT_PADDINGS}, got {self.text_padding!r}")
+        if self.text_input not in TEXT_INPUTS:
+            raise ValueError(f"text_input must be one of {TEXT_INPUTS}, got {self.text_input!r}")
         if self.padding_rule not in PADDING_RULES:
             raise ValueError(f"padding_rule must be one of {PADDING_RULES}, got {self.padding_rule!r}")
 
