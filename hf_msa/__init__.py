@@ -23,6 +23,14 @@ from .models.dib import DibConfig, DibForSentimentAnalysis, DibModel
 from .models.dashfusion import DashFusionConfig, DashFusionForSentimentAnalysis, DashFusionModel
 from .models.hme import HmeConfig, HmeForSentimentAnalysis, HmeModel, HmeOptimizerResetCallback
 from .models.lnln import LnlnConfig, LnlnForSentimentAnalysis, LnlnModel
+from .models.mmslf import (
+    MmslfConfig,
+    MmslfModel,
+    MmslfStudentConfig,
+    MmslfStudentForSentimentAnalysis,
+    MmslfTeacherConfig,
+    MmslfTeacherForSentimentAnalysis,
+)
 from .pipelines import MultimodalSentimentPipeline, pipeline, register_pipeline
 from .processing import MSAFeatureExtractor, MSAProcessor
 
@@ -71,6 +79,12 @@ __all__ = [
     "LnlnForSentimentAnalysis",
     "LnlnModel",
     "MODEL_REGISTRY",
+    "MmslfConfig",
+    "MmslfModel",
+    "MmslfStudentConfig",
+    "MmslfStudentForSentimentAnalysis",
+    "MmslfTeacherConfig",
+    "MmslfTeacherForSentimentAnalysis",
     "MSAConfig",
     "MSAFeatureExtractor",
     "MSAModelOutput",

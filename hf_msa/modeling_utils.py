@@ -213,9 +213,10 @@ class MSAPreTrainedModel(PreTrainedModel):
         return ModalityInputs(input_ids, attention_mask, token_type_ids, features, masks)
 
     # ---- losses -----------------------------------------------------------------------------------------------
-    def check_token_ids(self, input_ids: torch.Tensor, name: str = "input_ids") -> None:
-        """Integer ids inside the text encoder's vocabulary and positions, or a ValueError saying which limit."""
-        text_config = self.config.text_config
+    def check_token_ids(self, input_ids: torch.Tensor, name: str = "input_ids", text_config=None) -> None:
+        """Integer ids inside the text encoder's vocabulary and positions, or a ValueError saying which limit
+        (`text_config`: another encoder's, e.g. a prompt encoder; default the text encoder's)."""
+        text_config = text_config if text_config is not None else self.config.text_config
         if input_ids.is_floating_point() or input_ids.dtype == torch.bool:
             raise ValueError(f"{name} must hold integer token ids (torch.long), got dtype {input_ids.dtype}")
         vocab = getattr(text_config, "vocab_size", None)

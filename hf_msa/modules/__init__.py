@@ -4,6 +4,7 @@ from .attention import ATTENTION_IMPLEMENTATIONS, attend
 from .bottleneck_fusion import AttentionBottleneckFusion
 from .gradient_reversal import GradientReversal, reverse_gradient
 from .hyper_modality import HyperModalityLayer
+from .modulated_cross_transformer import ModulatedCrossAttention, ModulatedCrossLayer, ModulatedCrossTransformer
 from .perceiver import CrossAttentionStack, GegluFeedForward, LatentTransformer, PerceiverAttention
 from .pooling import POOLING_MODES, pool_sequence
 from .renyi_entropy import (
@@ -35,6 +36,9 @@ __all__ = [
     "PerceiverAttention",
     "GradientReversal",
     "HyperModalityLayer",
+    "ModulatedCrossAttention",
+    "ModulatedCrossLayer",
+    "ModulatedCrossTransformer",
     "PreNormAttention",
     "PreNormFeedForward",
     "TokenTransformer",
