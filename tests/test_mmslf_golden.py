@@ -219,3 +219,22 @@ def test_the_converter_command_writes_loadable_folders(golden, models, tmp_path)
     with torch.no_grad():
         out = loaded(**text_inputs(inputs), **prompt_inputs(inputs))
     torch.testing.assert_close(out.logits, golden["outputs"]["teacher.preds"].view(-1), **FORWARD)
+
+
+def test_sequence_sampling_reproduces_the_official_augmentation(golden):
+    """The teacher's training augmentation, seeded as the official setup_seed(1111) seeds numpy and torch, draws
+    the stored keep rates and masks and gives the stored augmented inputs exactly."""
+    import numpy as np
+
+    from hf_msa.data.corruption import sequence_sampling
+
+    inputs = golden["inputs"]
+    batch = {"vision_features": inputs["video"].numpy(), "audio_features": inputs["audio"].numpy(),
+             "input_ids": inputs["text.input_ids"].numpy()}
+    out = sequence_sampling(batch, 0.5, np.random.RandomState(1111), torch.Generator().manual_seed(1111),
+                            unk_token_id=100)
+    for modality, key, stored in (("vision", "vision_features", "video"), ("audio", "audio_features", "audio"),
+                                  ("text", "input_ids", "text.input_ids")):
+        np.testing.assert_allclose(out[f"keep_rate_{modality}"], inputs[f"aug.{stored.split('.')[0]}_keep_rate"],
+                                   rtol=0, atol=1e-12)
+        assert np.array_equal(out[key], inputs[f"aug.{stored}"].numpy()), modality

@@ -145,3 +145,63 @@ def test_configs_check_their_fields():
     readme = MmslfStudentConfig()
     assert (readme.encoder_depth, readme.fusion_depth, readme.freeze_text_encoder) == (1, 2, True)
     assert (readme.task_weight, readme.attention_weight, readme.fusion_weight) == (1.0, 60.0, 8.0)
+
+
+@pytest.fixture(scope="module")
+def prompted(tokenizer):
+    from hf_msa import MSAFeatureExtractor, MSAProcessor
+    from hf_msa.data import load_synthetic_mosi
+
+    config = teacher_config(audio_max_length=64, vision_max_length=64, encoder_depth=1, fusion_depth=1)
+    data = load_synthetic_mosi({"train": 96, "validation": 32, "test": 32}, seed=4)
+    # a neutral stand-in for the MLLM's "visual cues / language cues" text (hf-msa prompts generate makes real ones)
+    data = data.map(lambda row, i: {"prompt": f"clip {i}: look at the face and listen to the words"}, with_indices=True)
+    processor = MSAProcessor(MSAFeatureExtractor.from_model_config(config), tokenizer,
+                             max_text_length=config.text_max_length)
+    return data.with_format("numpy"), config, processor
+
+
+def test_the_teachers_training_rows_are_sampled_and_prompted(prompted):
+    import numpy as np
+
+    from hf_msa.data.collator import SequenceSamplingCollator, training_collator
+
+    data, config, processor = prompted
+    model = MmslfTeacherForSentimentAnalysis(config)
+    collator, train = training_collator(model, processor, data["train"], seed=3)
+    assert isinstance(collator, SequenceSamplingCollator)
+    rows = [train[i] for i in range(8)]
+    sampled, clean = collator(rows), collator([data["train"][i] for i in range(8)])  # unmarked rows: untouched
+    assert sampled["prompt_input_ids"].shape == (8, config.prompt_max_length)  # padded to the full length
+    torch.testing.assert_close(sampled["prompt_input_ids"], clean["prompt_input_ids"])  # prompts never sampled
+    unk = processor.tokenizer.unk_token_id
+    changed = sampled["input_ids"] != clean["input_ids"]
+    assert changed.any() and (sampled["input_ids"][changed] == unk).all()
+    assert changed[:, 0].any() or changed[:, -1].any() or changed.sum() > 8  # any position, [CLS] / padding too
+    dropped = (sampled["audio_features"] == 0) & (clean["audio_features"] != 0)
+    rate = dropped.float().sum() / (clean["audio_features"] != 0).float().sum()
+    assert 0.0 < float(rate) < 0.5  # elements, with q ~ U(0.5, 1): at most half on average
+    torch.testing.assert_close(sampled["attention_mask"], clean["attention_mask"])
+    assert np.isfinite(model(**sampled).loss.item())
+    with pytest.raises(ValueError, match="reads a context prompt per clip from a 'prompt' column"):
+        collator([{k: v for k, v in row.items() if k != "prompt"} for row in rows])
+
+
+def test_the_teacher_trains_with_the_stock_trainer(prompted, tmp_path):
+    import numpy as np
+    from transformers import set_seed
+
+    from hf_msa.training import TrainSettings, train_and_evaluate
+
+    data, config, processor = prompted
+    set_seed(0)
+    model = MmslfTeacherForSentimentAnalysis(config)
+    # the reference's N(0, 1) positions dominate at first (predictions barely differ across clips): it needs steps
+    settings = TrainSettings(output_dir=str(tmp_path), num_train_epochs=12, learning_rate=3e-3, text_learning_rate=1e-3,
+                             per_device_train_batch_size=8, early_stopping_patience=None, disable_tqdm=True,
+                             logging_steps=2, seed=0)
+    trainer, result = train_and_evaluate(model, processor, data, settings)
+    assert any("loss_task" in entry for entry in trainer.state.log_history)
+    labels = {split: np.asarray(data[split]["label"]) for split in ("train", "test")}
+    constant = float(np.abs(labels["test"] - labels["train"].mean()).mean())
+    assert result.test["MAE"] < constant, (result.test, constant)

@@ -6,6 +6,7 @@ import torch
 from ..configuration_utils import TEXT_INPUTS
 
 PRETOKENIZED_COLUMNS = ("input_ids", "attention_mask", "token_type_ids")  # what the MMSA reader makes of text_bert
+PROMPT_COLUMN = "prompt"  # a context prompt per clip (MMSLF's teacher; `hf-msa prompts generate` writes it)
 
 
 class MSADataCollator:
@@ -15,18 +16,20 @@ class MSADataCollator:
     for regression and long for classification, following `problem_type`. `text_input="text_bert"` feeds the token
     ids an MMSA pickle carries (the reader's `input_ids` / `attention_mask` / `token_type_ids` columns) instead of
     tokenizing the transcript; the config's `text_input` chooses (`training_collator`, the robustness harness).
+    `prompt_max_length`: the rows' `prompt` column is tokenised too, padded to that length (nothing masks prompt
+    padding downstream, as upstream), as `prompt_input_ids` / `prompt_attention_mask` / `prompt_token_type_ids`.
     """
 
     def __init__(self, processor, problem_type: str = "regression", text_column: str = "text",
                  audio_column: str = "audio", vision_column: str = "vision", label_column: str = "label",
-                 padding: str = "longest", text_input: str = "raw"):
+                 padding: str = "longest", text_input: str = "raw", prompt_max_length: int | None = None):
         if text_input not in TEXT_INPUTS:
             raise ValueError(f"text_input must be one of {TEXT_INPUTS}, got {text_input!r}")
         self.processor = processor
         self.problem_type = problem_type
         self.text_column, self.audio_column, self.vision_column = text_column, audio_column, vision_column
         self.label_column = label_column
-        self.padding, self.text_input = padding, text_input
+        self.padding, self.text_input, self.prompt_max_length = padding, text_input, prompt_max_length
 
     def _column(self, rows, name):
         return [row.get(name) for row in rows] if name in rows[0] else None
@@ -45,11 +48,24 @@ class MSADataCollator:
         )
         if self.text_input == "text_bert":
             batch.update(self._pretokenized(rows))
+        if self.prompt_max_length:
+            batch.update(self._prompts(rows))
         if self.label_column in rows[0]:
             labels = np.asarray([row[self.label_column] for row in rows])
             dtype = torch.float32 if self.problem_type == "regression" else torch.long
             batch["labels"] = torch.as_tensor(labels, dtype=dtype)
         return dict(batch)
+
+    def _prompts(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        if PROMPT_COLUMN not in rows[0]:
+            raise ValueError(f"this model reads a context prompt per clip from a {PROMPT_COLUMN!r} column "
+                             f"(`hf-msa prompts generate` writes it); the rows have columns {sorted(rows[0])}")
+        empty = [i for i, row in enumerate(rows) if not str(row[PROMPT_COLUMN] or "").strip()]
+        if empty:
+            raise ValueError(f"rows {empty} of the batch have an empty {PROMPT_COLUMN!r}: every clip needs its prompt")
+        tokens = self.processor.tokenizer([str(row[PROMPT_COLUMN]) for row in rows], padding="max_length",
+                                          truncation=True, max_length=self.prompt_max_length, return_tensors="pt")
+        return {f"prompt_{key}": value for key, value in tokens.items()}
 
     def _pretokenized(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         """The rows' own token ids, stacked as they are (MMSA pads them all to one length)."""
@@ -158,13 +174,41 @@ class ModalityMissingCollator(MSADataCollator):
         return out
 
 
+class SequenceSamplingCollator(MSADataCollator):
+    """Training-time sequence sampling (MMSLF's teacher; `hf_msa.data.corruption.sequence_sampling`) for the rows
+    that carry `AUGMENT_COLUMN`: per sample and modality q ~ U(min_rate, 1), audio / vision elements zeroed and text
+    positions set to [UNK] with probability 1 - q, drawn per batch from two seeded streams (numpy for q, torch for
+    the elements, in the reference's order). Prompts are never sampled; evaluation rows stay clean."""
+
+    def __init__(self, processor, problem_type: str = "regression", min_rate: float = 0.5, seed: int = 1111,
+                 **kwargs):
+        super().__init__(processor, problem_type, **kwargs)
+        if not 0.0 <= min_rate <= 1.0:
+            raise ValueError(f"min_rate must be in [0, 1], got {min_rate}")
+        self.min_rate = min_rate
+        self.rng, self.generator = np.random.RandomState(seed), torch.Generator().manual_seed(seed)
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        from .corruption import sequence_sampling
+
+        batch = super().__call__(rows)
+        if not all(row.get(AUGMENT_COLUMN, False) for row in rows):
+            return batch
+        keys = ("vision_features", "audio_features", "input_ids")
+        sampled = sequence_sampling({k: batch[k].numpy() for k in keys if k in batch}, self.min_rate, self.rng,
+                                    self.generator, self.processor.tokenizer.unk_token_id)
+        return dict(batch, **{k: torch.as_tensor(sampled[k]) for k in keys if k in batch})
+
+
 def training_collator(model, processor, train_dataset, seed: int = 1111, random_missing: bool | None = None):
     """The collator and training split to hand the stock Trainer for `model`.
 
     A model whose objective needs training-time corruption says so: `training_corruption = "random_missing"` (LNLN):
     the training rows are marked and corrupted per batch by `RandomMissingCollator`, which also emits the
     uncorrupted inputs when the model's forward takes them; `"modality_missing"` (HME, at `config.missing_rate`):
-    `ModalityMissingCollator`. A model with `training_partners = True` (DashFusion) gets `PartnerCollator`, which adds
+    `ModalityMissingCollator`; `"sequence_sampling"` (MMSLF's teacher, at `config.min_sampling_rate`):
+    `SequenceSamplingCollator`. A model whose forward takes `prompt_input_ids` gets the rows' `prompt` column
+    tokenised to `config.prompt_max_length`. A model with `training_partners = True` (DashFusion) gets `PartnerCollator`, which adds
     six contrastive partners per training row (`build_trainer` adds the refresh callback). Evaluation rows stay clean. `random_missing` True forces LNLN's random missing, False
     turns any training corruption off (None: the model's own protocol). Returns `(collator, train_dataset)`.
     """
@@ -173,6 +217,8 @@ def training_collator(model, processor, train_dataset, seed: int = 1111, random_
     config = model.config
     padding = getattr(config, "input_padding", "longest")  # non-hf_msa baselines pad to the longest
     text_input = getattr(config, "text_input", "raw")
+    forward_inputs = inspect.signature(model.forward).parameters
+    prompts = {"prompt_max_length": config.prompt_max_length} if "prompt_input_ids" in forward_inputs else {}
     protocol = getattr(model, "training_corruption", None)
     if getattr(model, "training_partners", False):  # DashFusion: partners drawn per batch (hf_msa.data.partners)
         from .partners import PartnerCollator, PartnerIndex, mark_partner_rows
@@ -190,16 +236,21 @@ def training_collator(model, processor, train_dataset, seed: int = 1111, random_
         collator = ModalityMissingCollator(processor, config.problem_type, missing_rate=config.missing_rate,
                                            seed=seed, emit_mask=wants_mask, padding=padding, text_input=text_input)
         return collator, mark_for_augmentation(train_dataset)
+    if random_missing is None and protocol == "sequence_sampling":
+        collator = SequenceSamplingCollator(processor, config.problem_type, min_rate=config.min_sampling_rate,
+                                            seed=seed, padding=padding, text_input=text_input, **prompts)
+        return collator, mark_for_augmentation(train_dataset)
     if random_missing is None:
         random_missing = protocol == "random_missing"
     if not random_missing:
-        collator = MSADataCollator(processor, problem_type=config.problem_type, padding=padding, text_input=text_input)
+        collator = MSADataCollator(processor, problem_type=config.problem_type, padding=padding, text_input=text_input,
+                                   **prompts)
         return collator, train_dataset
     wants_complete = "complete_input_ids" in inspect.signature(model.forward).parameters
     collator = RandomMissingCollator(processor, config.problem_type, emit_complete=wants_complete, seed=seed,
-                                     padding=padding, text_input=text_input)
+                                     padding=padding, text_input=text_input, **prompts)
     return collator, mark_for_augmentation(train_dataset)
 
 
-__all__ = ["AUGMENT_COLUMN", "MSADataCollator", "ModalityMissingCollator", "RandomMissingCollator", "mark_for_augmentation",
-           "training_collator"]
+__all__ = ["AUGMENT_COLUMN", "MSADataCollator", "ModalityMissingCollator", "PROMPT_COLUMN", "RandomMissingCollator",
+           "SequenceSamplingCollator", "mark_for_augmentation", "training_collator"]

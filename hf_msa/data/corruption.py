@@ -12,9 +12,13 @@
   with a missing rate MR over all sample-modality cells and at least one modality kept per sample (MR >= 2/3: exactly
   one), applied per sample as whole-modality removal. Every removal also writes `modality_mask` [N, 3] (text, audio,
   vision; 1 = present), which models that take it (HME's `ps`) read instead of guessing from the inputs.
+* Sequence sampling (MMSLF's teacher, `core/utils.py` `sequence_input_sampling` / `tokenize_with_sampling`): per
+  sample and modality a keep rate q ~ U(min_rate, 1); every audio / vision ELEMENT (not frame) is zeroed with
+  probability 1 - q, and every text position, [CLS], [SEP] and padding included, becomes [UNK]; masks unchanged.
 """
 
 import numpy as np
+import torch
 
 MODALITIES = ("text", "audio", "vision")
 
@@ -165,5 +169,26 @@ def lnln_training_rates(size: int, rng: np.random.RandomState) -> dict[str, np.n
     return rates
 
 
+def sequence_sampling(batch: dict, min_rate: float, rng: np.random.RandomState, generator: torch.Generator,
+                      unk_token_id: int) -> dict:
+    """MMSLF's teacher augmentation on a padded batch (numpy arrays as the collator holds them). Draws in the
+    reference's order, vision then audio then text: q ~ rng.uniform(min_rate, 1, B), then torch.rand(shape) from
+    `generator`, an element kept where the uniform is < q. Returns a new dict with `keep_rate_<modality>` [B] added."""
+    if not 0.0 <= min_rate <= 1.0:
+        raise ValueError(f"min_rate must be in [0, 1], got {min_rate}")
+    out = dict(batch)
+    for modality, key in (("vision", "vision_features"), ("audio", "audio_features"), ("text", "input_ids")):
+        if key not in batch:
+            continue
+        values = np.asarray(batch[key])
+        rate = rng.uniform(min_rate, 1.0, size=values.shape[0])
+        # float32 uniforms against the float64 rate, as torch compares them upstream
+        keep = (torch.rand(values.shape, generator=generator) < torch.as_tensor(rate).view(-1, *[1] * (values.ndim - 1))
+                ).numpy()
+        out[key] = np.where(keep, values, unk_token_id if modality == "text" else 0).astype(values.dtype)
+        out[f"keep_rate_{modality}"] = rate
+    return out
+
+
 __all__ = ["MODALITIES", "apply_presence", "gaussian_noise", "keep_mask", "lnln_training_rates", "modality_missing_matrix",
-           "modality_missing_presence", "random_missing", "remove_modalities"]
+           "modality_missing_presence", "random_missing", "remove_modalities", "sequence_sampling"]

@@ -29,12 +29,13 @@ from ...modeling_utils import MSAModelOutput, MSAPreTrainedModel, as_input_tenso
 from ...modules import ModulatedCrossTransformer, TokenTransformer
 from .configuration_mmslf import MmslfConfig, MmslfStudentConfig, MmslfTeacherConfig
 
-# README commands (SIMS; the repository gives no MOSI / MOSEI recipe): AdamW, warm-up over 10% of the epochs then
-# cosine, stepped per epoch; selection by validation MAE
-TEACHER_RECIPE = dict(learning_rate=2e-4, text_learning_rate=None, weight_decay=1e-4, per_device_train_batch_size=64,
-                      num_train_epochs=100, warmup_fraction=0.1, lr_schedule="cosine", early_stopping_patience=None)
-STUDENT_RECIPE = dict(learning_rate=1e-4, text_learning_rate=None, weight_decay=1e-4, per_device_train_batch_size=64,
-                      num_train_epochs=200, warmup_fraction=0.1, lr_schedule="cosine", early_stopping_patience=None)
+# README commands (SIMS; the repository gives no MOSI / MOSEI recipe): one AdamW over every parameter (decayed
+# alike, as in LNLN's code by the same authors), warm-up over 10% of the epochs then cosine, stepped per epoch;
+# selection by validation MAE
+_RECIPE = dict(text_learning_rate=None, weight_decay=1e-4, decay_all_parameters=True, per_device_train_batch_size=64,
+               lr_schedule="warmup_cosine", warmup_fraction=0.1, schedule_unit="epoch", early_stopping_patience=None)
+TEACHER_RECIPE = dict(_RECIPE, learning_rate=2e-4, num_train_epochs=100)
+STUDENT_RECIPE = dict(_RECIPE, learning_rate=1e-4, num_train_epochs=200)
 
 
 @dataclass
@@ -177,6 +178,8 @@ class MmslfTeacherForSentimentAnalysis(MmslfPreTrainedModel):
     config_class = MmslfTeacherConfig
     text_encoder_path = "mmslf.text_encoder"
     training_recipes = {"official": TEACHER_RECIPE}
+    # per sample and modality q ~ U(min_sampling_rate, 1): elements / text positions dropped (hf_msa.data.corruption)
+    training_corruption = "sequence_sampling"
 
     def __init__(self, config: MmslfTeacherConfig):
         super().__init__(config)
