@@ -6,6 +6,7 @@ import torch
 from ..configuration_utils import TEXT_INPUTS
 
 PRETOKENIZED_COLUMNS = ("input_ids", "attention_mask", "token_type_ids")  # what the MMSA reader makes of text_bert
+TEACHER_PREFIX = "teacher_"  # precomputed distillation targets (hf_msa.distillation), handed to the model as they are
 PROMPT_COLUMN = "prompt"  # a context prompt per clip (MMSLF's teacher; `hf-msa prompts generate` writes it)
 
 
@@ -16,7 +17,8 @@ class MSADataCollator:
     for regression and long for classification, following `problem_type`. `text_input="text_bert"` feeds the token
     ids an MMSA pickle carries (the reader's `input_ids` / `attention_mask` / `token_type_ids` columns) instead of
     tokenizing the transcript; the config's `text_input` chooses (`training_collator`, the robustness harness).
-    `prompt_max_length`: the rows' `prompt` column is tokenised too, padded to that length (nothing masks prompt
+    Columns named `teacher_*` (a teacher's distillation targets, `hf_msa.distillation`) are stacked into tensors of
+    the same names. `prompt_max_length`: the rows' `prompt` column is tokenised too, padded to that length (nothing masks prompt
     padding downstream, as upstream), as `prompt_input_ids` / `prompt_attention_mask` / `prompt_token_type_ids`.
     """
 
@@ -50,6 +52,8 @@ class MSADataCollator:
             batch.update(self._pretokenized(rows))
         if self.prompt_max_length:
             batch.update(self._prompts(rows))
+        for key in [k for k in rows[0] if k.startswith(TEACHER_PREFIX)]:  # distillation targets, as stored
+            batch[key] = torch.as_tensor(np.stack([np.asarray(row[key], dtype=np.float32) for row in rows]))
         if self.label_column in rows[0]:
             labels = np.asarray([row[self.label_column] for row in rows])
             dtype = torch.float32 if self.problem_type == "regression" else torch.long
