@@ -42,15 +42,22 @@ MODEL_REGISTRY = {
     "lnln": (LnlnConfig, LnlnModel, LnlnForSentimentAnalysis),
     "hme": (HmeConfig, HmeModel, HmeForSentimentAnalysis),
     "dashfusion": (DashFusionConfig, DashFusionModel, DashFusionForSentimentAnalysis),
+    "mmslf_student": (MmslfStudentConfig, MmslfModel, MmslfStudentForSentimentAnalysis),
+}
+# With the Auto classes but outside the suites over MODEL_REGISTRY: models that need inputs beyond the processor's
+# (MMSLF's teacher reads a prompt per clip; tests/test_modeling_mmslf.py covers it).
+AUTO_ONLY_MODELS = {
+    "mmslf_teacher": (MmslfTeacherConfig, MmslfModel, MmslfTeacherForSentimentAnalysis),
 }
 
 
 def _register_auto_classes() -> None:
     AutoConfig.register(MSAConfig.model_type, MSAConfig, exist_ok=True)
-    for config_class in [MSAConfig] + [entry[0] for entry in MODEL_REGISTRY.values()]:
+    models = {**MODEL_REGISTRY, **AUTO_ONLY_MODELS}
+    for config_class in [MSAConfig] + [entry[0] for entry in models.values()]:
         AutoFeatureExtractor.register(config_class, MSAFeatureExtractor, exist_ok=True)
         AutoProcessor.register(config_class, MSAProcessor, exist_ok=True)
-    for model_type, (config_class, _, sentiment_class) in MODEL_REGISTRY.items():
+    for model_type, (config_class, _, sentiment_class) in models.items():
         AutoConfig.register(model_type, config_class, exist_ok=True)
         AutoModel.register(config_class, sentiment_class, exist_ok=True)
         AutoModelForSequenceClassification.register(config_class, sentiment_class, exist_ok=True)
@@ -78,6 +85,7 @@ __all__ = [
     "LnlnConfig",
     "LnlnForSentimentAnalysis",
     "LnlnModel",
+    "AUTO_ONLY_MODELS",
     "MODEL_REGISTRY",
     "MmslfConfig",
     "MmslfModel",

@@ -84,6 +84,14 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def module_file(model_type: str, index: int) -> str:
+    """The file a registered model's config (index 0) or sentiment class (2) lives in, as its code bundle names it
+    (e.g. modeling_mmslf.py for model type mmslf_student)."""
+    from hf_msa import MODEL_REGISTRY
+
+    return MODEL_REGISTRY[model_type][index].__module__.rsplit(".", 1)[-1] + ".py"
+
+
 def load_golden_fixture(method: str) -> dict:
     """A method's golden fixture (../shared/golden/<method>, or $HF_MSA_<METHOD>_FIXTURE): its five safetensors files
     by name plus `meta` (fixture.json). Skips with the folder named when it is absent."""

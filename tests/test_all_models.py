@@ -24,10 +24,13 @@ TINY_OVERRIDES = {
     "dashfusion": dict(text_padding="max_length", hidden_size=16, num_attention_heads=2, num_encoder_layers=1, encoder_intermediate_size=32,
                        alignment_heads=2, alignment_head_dim=8, fusion_depth=2, bottleneck_tokens=4, fusion_heads=2,
                        fusion_intermediate_size=32, head_hidden_sizes=[16, 8]),
+    # MMSLF's student is the prompt-free model people serve; its teacher reads prompts (tests/test_modeling_mmslf.py)
+    "mmslf_student": dict(hidden_size=16, cross_heads=2, cross_head_dim=8, cross_mlp_dim=32, fusion_heads=2,
+                          fusion_head_dim=8, fusion_mlp_dim=16),
 }
 # LNLN is a three-modality regression model: it has no MVSA-Single (text + image, 3 classes) configuration.
 PRESETS = {"dib": ["mosi", "mosei", "sims", "mvsa"], "lnln": ["mosi", "mosei", "sims"], "hme": ["mosi", "mosei", "sims"],
-           "dashfusion": ["mosi", "mosei", "sims"]}
+           "dashfusion": ["mosi", "mosei", "sims"], "mmslf_student": ["mosi", "mosei", "sims"]}
 
 
 def tiny_config(model_type, preset="mosi"):

@@ -12,6 +12,7 @@ from hf_msa import MODEL_REGISTRY
 from hf_msa.cli import main
 from hf_msa.hub import HubError, push_model
 
+from .conftest import module_file
 from .test_remote_code import bare_env, load_without_hf_msa, save_checkpoint  # noqa: F401  (bare_env: a fixture)
 
 
@@ -35,7 +36,7 @@ def test_push_then_pull_at_a_revision_gives_the_same_predictions(model_type, loc
     commit = push_model(tmp_path / "checkpoint", repo_id, revision="v1-branch")
     files = local_hub.files(repo_id, revision="v1-branch")
     assert {"config.json", "model.safetensors", "processor_config.json", "tokenizer.json", "README.md",
-            f"modeling_{model_type}.py", f"configuration_{model_type}.py", "modeling_utils.py",
+            module_file(model_type, 2), module_file(model_type, 0), "modeling_utils.py",
             "processing_msa.py", "feature_extraction_msa.py"} <= set(files)
     assert "training_args.bin" not in files
     for revision in ("v1-branch", commit.oid):

@@ -3,6 +3,7 @@ the student without any prompt, clear errors for what the teacher cannot work wi
 
 import pytest
 import torch
+from transformers import AutoModel
 
 from hf_msa import (
     MmslfStudentConfig,
@@ -81,6 +82,7 @@ def test_both_roles_save_load_and_predict_the_same(tmp_path):
             after = loaded(**batch)
         torch.testing.assert_close(after.logits, before.logits)
         assert type(loaded.config) is type(config) and loaded.config.role == config.role
+        assert type(AutoModel.from_pretrained(tmp_path / config.role)) is model_class  # the Auto classes tell them apart
         assert torch.isfinite(before.loss) and set(before.loss_terms) == {"task"}
     assert not any("prompt" in name for name in MmslfStudentForSentimentAnalysis(student_config()).state_dict())
 

@@ -16,7 +16,7 @@ from hf_msa import MODEL_REGISTRY
 from hf_msa.remote_code import bundle_sources
 
 from .bare_env import BareEnvUnavailable, bare_python, run_script
-from .conftest import processor_for
+from .conftest import module_file, processor_for
 from .test_all_models import tiny_config
 
 TEXTS = ["what a wonderful film, i loved every minute", "boring", "it was fine i guess but too long"]
@@ -68,9 +68,9 @@ def test_the_bundle_is_flat_and_imports_only_siblings_and_libraries(model_type, 
     config = json.loads((tmp_path / "config.json").read_text())
     classes = MODEL_REGISTRY[model_type]
     assert config["auto_map"] == {
-        "AutoConfig": f"configuration_{model_type}.{classes[0].__name__}",
-        "AutoModel": f"modeling_{model_type}.{classes[2].__name__}",
-        "AutoModelForSequenceClassification": f"modeling_{model_type}.{classes[2].__name__}",
+        "AutoConfig": f"{module_file(model_type, 0)[:-3]}.{classes[0].__name__}",
+        "AutoModel": f"{module_file(model_type, 2)[:-3]}.{classes[2].__name__}",
+        "AutoModelForSequenceClassification": f"{module_file(model_type, 2)[:-3]}.{classes[2].__name__}",
     }
     bundle = {p.name for p in tmp_path.glob("*.py")}
     assert bundle == set(bundle_sources([classes[0].__module__, classes[2].__module__]))
@@ -119,13 +119,13 @@ def test_every_model_loads_and_predicts_the_same_without_hf_msa(bare_env, tmp_pa
     for model_type, result in results.items():
         classes = result["classes"]
         assert all(name.startswith("transformers_modules.") for name in classes.values()), classes
-        assert classes["model"].endswith(f"modeling_{model_type}.{MODEL_REGISTRY[model_type][2].__name__}")
+        assert classes["model"].endswith(f"{module_file(model_type, 2)[:-3]}.{MODEL_REGISTRY[model_type][2].__name__}")
         assert classes["feature_extractor"].endswith("feature_extraction_msa.MSAFeatureExtractor")
         for auto_class, message in result["without_trust_remote_code"].items():
             assert "contains custom code" in message and "trust_remote_code=True" in message, (auto_class, message)
         for key in ("logits", "classifier_logits", "resaved_logits"):
             torch.testing.assert_close(torch.tensor(result[key]), expected[model_type], atol=1e-5, rtol=1e-4)
-        assert f"modeling_{model_type}.py" in result["resaved_files"]  # saved again without hf_msa: code kept
+        assert module_file(model_type, 2) in result["resaved_files"]  # saved again without hf_msa: code kept
 
 
 def test_the_lnln_converter_output_loads_without_hf_msa_and_reproduces_the_official_outputs(bare_env, tmp_path):
