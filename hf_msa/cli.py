@@ -336,6 +336,22 @@ def cmd_robustness(args) -> None:
     print(f"report and plots in {args.output_dir}")
 
 
+def cmd_prompts(args) -> None:
+    from .prompts import PromptSettings, generate_prompts, load_prompt_lm, prompt_lengths
+
+    if args.action == "stats":
+        print(json.dumps(prompt_lengths(args.output), indent=2))
+        return
+    if args.data is None:
+        raise CommandError("prompts generate needs --data (a label.csv, 'synthetic', or a dataset name)")
+    dataset = _load_data(args.data, data_dir=args.data_dir, data_config=args.data_config).with_format(None)
+    splits = {name: _split(dataset, name) for name in args.splits}
+    model, tokenizer, name = load_prompt_lm(args.lm)
+    settings = PromptSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+    counts = generate_prompts(splits, model, tokenizer, args.output, settings, generator_name=name, limit=args.limit)
+    print(f"{counts['written']} prompts written, {counts['total']} in {args.output}, {counts['remaining']} to go")
+
+
 def cmd_bench(args) -> None:
     import subprocess
 

