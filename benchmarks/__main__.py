@@ -1,6 +1,7 @@
 """`python -m benchmarks <name> [options]` (or `hf-msa bench <name>`): run one benchmark, write its JSON to
 benchmarks/results/<name>.json with the machine, versions and command. Names: speed, renyi, accuracy, extraction,
-dib_information, lnln_recipe, hub_transfer, attention, lnln_official, hme_official, hme_missing, dashfusion_refresh."""
+dib_information, lnln_recipe, hub_transfer, attention, lnln_official, hme_official, hme_missing, dashfusion_refresh,
+mmslf_prompts."""
 
 import argparse
 import json
@@ -11,12 +12,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import (accuracy, attention, dashfusion_refresh, dib_information, extraction, hme_missing, hme_official,
-               hub_transfer, lnln_official, lnln_recipe, renyi, speed)
+               hub_transfer, lnln_official, lnln_recipe, mmslf_prompts, renyi, speed)
 
 BENCHMARKS = {"speed": speed, "renyi": renyi, "accuracy": accuracy, "extraction": extraction,
               "dib_information": dib_information, "lnln_recipe": lnln_recipe, "hub_transfer": hub_transfer,
               "attention": attention, "lnln_official": lnln_official,
-              "hme_official": hme_official, "hme_missing": hme_missing, "dashfusion_refresh": dashfusion_refresh}
+              "hme_official": hme_official, "hme_missing": hme_missing, "dashfusion_refresh": dashfusion_refresh,
+              "mmslf_prompts": mmslf_prompts}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -149,3 +149,13 @@ def test_lnln_official_benchmark_runs_both_on_the_same_weights(tmp_path):
     assert abs(same["official"] - same["port"]) < 1e-4 * abs(same["official"])
     assert set(report["median_s"]) == {"train_official", "train_port", "infer_official", "infer_port"}
     assert report["port_speedup_train"] > 0 and report["port_speedup_infer"] > 0
+
+
+def test_mmslf_prompts_benchmark_writes_throughput_lengths_and_examples(tmp_path, shared_data):
+    from benchmarks import mmslf_prompts
+
+    report = mmslf_prompts.run(limit=3, batch_size=3, max_new_tokens=8, work_dir=str(tmp_path / "prompts"))
+    assert (report["written"], report["total"], report["remaining"]) == (3, 3, 1281 + 229 + 685 - 3)
+    assert report["clips_per_second"] > 0
+    assert report["lengths_words"]["count"] == 3 and report["lengths_tokens_smollm2"]["unit"] == "tokens"
+    assert report["examples"] and all(e["split"] == "train" for e in report["examples"])  # only train clips so far
