@@ -5,6 +5,7 @@ The parser lives in the light `hf_msa_cli` launcher so that help and argument er
 prints it on one line and exits with code 2.
 """
 
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -42,16 +43,48 @@ def _split(dataset, name: str):
     return dataset[name]
 
 
+def _registered(model_type: str):
+    """(config, bare model, sentiment model) of a model type `hf-msa train` can build."""
+    from . import AUTO_ONLY_MODELS, MODEL_REGISTRY
+
+    known = {**MODEL_REGISTRY, **AUTO_ONLY_MODELS}
+    if model_type not in known:
+        raise CommandError(f"unknown model {model_type!r}; choose one of {sorted(known)}")
+    return known[model_type]
+
+
+def _with_prompts_and_targets(args, dataset):
+    """--prompts adds the `prompt` column; --teacher stores a teacher's targets into the training split."""
+    if args.prompts:
+        from .prompts import attach_prompts
+
+        try:
+            dataset = attach_prompts(dataset, args.prompts).with_format("numpy")
+        except (FileNotFoundError, ValueError) as error:
+            raise CommandError(f"--prompts: {error}") from None
+    if args.teacher:
+        import hf_msa  # noqa: F401  (registers the Auto classes)
+        from transformers import AutoModel, AutoProcessor
+
+        from .distillation import add_teacher_targets
+
+        teacher = AutoModel.from_pretrained(args.teacher).eval()
+        if "prompt_input_ids" in inspect.signature(teacher.forward).parameters and not args.prompts:
+            raise CommandError(f"--teacher {args.teacher} reads a prompt per clip: give --prompts DIR too")
+        train = add_teacher_targets(teacher, AutoProcessor.from_pretrained(args.teacher), dataset["train"])
+        dataset = dataset.__class__(dict(dataset, train=train))
+        print(f"teacher targets of {args.teacher} (eval mode) stored into the {len(train)} training rows")
+    return dataset
+
+
 def _build(model_type: str, preset: str, text_encoder: str, overrides: dict):
     """A fresh model (pretrained text encoder when there is one) and a matching processor."""
     from transformers import AutoTokenizer
 
-    from . import MODEL_REGISTRY, MSAFeatureExtractor, MSAProcessor
+    from . import MSAFeatureExtractor, MSAProcessor
     from .text_encoders import TINY_BERT, resolve_text_encoder
 
-    if model_type not in MODEL_REGISTRY:
-        raise CommandError(f"unknown model {model_type!r}; choose one of {sorted(MODEL_REGISTRY)}")
-    config_class, _, model_class = MODEL_REGISTRY[model_type]
+    config_class, _, model_class = _registered(model_type)
     weights, tokenizer_name = resolve_text_encoder(text_encoder)
     config = config_class.from_preset(preset, **overrides)
     if weights is None:
@@ -144,11 +177,10 @@ CLI_TRAIN_DEFAULTS = dict(num_train_epochs=10, per_device_train_batch_size=32, l
 
 
 def cmd_train(args) -> None:
-    from . import MODEL_REGISTRY
     from .processing.processing_msa import check_extraction_settings
     from .training import format_summary, recipe_settings, run_seeds
 
-    dataset = _load_data(args.data, args.max_samples, args.data_dir, args.data_config)
+    dataset = _with_prompts_and_targets(args, _load_data(args.data, args.max_samples, args.data_dir, args.data_config))
     overrides = args.config_overrides or {}  # a JSON object, checked by the launcher
     build, processor = _build(args.model, args.preset, args.text_encoder, overrides)
     settings_file = Path(args.data_dir, "extraction_settings.json") if args.data_dir else None
@@ -173,7 +205,7 @@ def cmd_train(args) -> None:
         given["gradient_checkpointing"] = True
     values = {**CLI_TRAIN_DEFAULTS, **given} if args.recipe == "default" else given
     try:
-        settings = recipe_settings(MODEL_REGISTRY[args.model][2], args.recipe, output_dir=args.output_dir,
+        settings = recipe_settings(_registered(args.model)[2], args.recipe, output_dir=args.output_dir,
                                    metric_for_best_model=args.metric, gradient_accumulation_steps=args.grad_accum,
                                    extra_args=args.training_args or {}, **values)  # TrainSettings checks them
     except ValueError as error:

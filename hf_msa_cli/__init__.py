@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--push-to-hub", default=None, metavar="ORG/NAME",
                        help="at the end, push the best checkpoint (best seed by --metric on validation) with its "
                             "code and a card rendered from the run's eval_results.json")
+    train.add_argument("--prompts", default=None, metavar="DIR",
+                       help="context prompts from `hf-msa prompts generate` (DIR with prompts.jsonl), added as the "
+                            "`prompt` column (MMSLF's teacher reads them; a student distilling from it needs them too)")
+    train.add_argument("--teacher", default=None, metavar="DIR",
+                       help="a trained teacher (mmslf_teacher) whose eval-mode targets are stored into the training "
+                            "split before the student trains (hf_msa.distillation.add_teacher_targets)")
     train.add_argument("--hub-private", action="store_true", help="--push-to-hub creates a private repo")
     train.add_argument("--hub-revision", default=None, help="--push-to-hub to this branch (created if needed)")
     

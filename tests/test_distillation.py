@@ -80,3 +80,41 @@ def test_the_student_distils_with_the_stock_trainer(setup, tmp_path):
     assert logged, "the teacher targets never reached the student"
     assert logged[-1]["loss_fusion"] < logged[0]["loss_fusion"]  # it moves toward its teacher
     assert np.isfinite(result.test["MAE"])
+
+
+def test_the_command_line_trains_a_teacher_on_prompts_then_a_student_from_it(tmp_path, tokenizer, capsys):
+    """hf-msa prompts generate (a tiny causal LM from a folder) -> hf-msa train --model mmslf_teacher --prompts ->
+    hf-msa train --model mmslf_student --teacher --prompts: each step's output is the next one's input."""
+    import json
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from hf_msa.cli import main
+
+    torch.manual_seed(0)
+    lm = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                                      num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2))
+    lm.save_pretrained(tmp_path / "lm")
+    tokenizer.save_pretrained(tmp_path / "lm")
+    common = ["--data", "synthetic", "--max-samples", "12", "--text-encoder", "tiny", "--epochs", "1",
+              "--batch-size", "4", "--seeds", "1111"]
+    main(["prompts", "generate", "--data", "synthetic", "--lm", str(tmp_path / "lm"), "--output",
+          str(tmp_path / "prompts"), "--max-new-tokens", "4", "--batch-size", "16"])
+    tiny = {"hidden_size": 16, "cross_heads": 2, "cross_head_dim": 8, "cross_mlp_dim": 16, "fusion_heads": 2,
+            "fusion_head_dim": 8, "fusion_mlp_dim": 16, "encoder_depth": 1, "fusion_depth": 1}
+    teacher_tiny = dict(tiny, prompt_heads=2, prompt_head_dim=8, prompt_mlp_dim=16, prompt_depth=1,
+                        prompt_max_length=48)
+    main(["train", "--model", "mmslf_teacher", "--prompts", str(tmp_path / "prompts"), "--output-dir",
+          str(tmp_path / "teacher"), "--config-overrides", json.dumps(teacher_tiny), *common])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--model", "mmslf_student", "--teacher", str(tmp_path / "teacher" / "seed-1111" / "best"),
+              "--output-dir", str(tmp_path / "no-prompts"), "--config-overrides", json.dumps(tiny), *common])
+    assert stopped.value.code == 2 and "give --prompts DIR too" in capsys.readouterr().err
+    main(["train", "--model", "mmslf_student", "--teacher", str(tmp_path / "teacher" / "seed-1111" / "best"),
+          "--prompts", str(tmp_path / "prompts"), "--output-dir", str(tmp_path / "student"),
+          "--config-overrides", json.dumps(tiny), *common])
+    assert "stored into the 12 training rows" in capsys.readouterr().out
+    report = json.loads((tmp_path / "student" / "seeds_report.json").read_text())
+    assert np.isfinite(report["test"]["MAE"]["mean"])
+    assert (tmp_path / "student" / "seed-1111" / "best" / "config.json").is_file()
