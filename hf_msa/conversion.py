@@ -53,6 +53,22 @@ def count_indices(original: dict[str, torch.Tensor], pattern: str) -> int:
     return len({m[1] for key in original if (m := re.match(pattern, key))})
 
 
+def bert_config_from_weights(original: dict[str, torch.Tensor], prefix: str, num_heads: int) -> dict:
+    """The BERT config whose shapes match the weights under `prefix` (e.g. "bertmodel.model."); the head count is
+    not recoverable from weights, so it is given."""
+    pattern = "^" + re.escape(prefix) + r"encoder\.layer\.(\d+)\."
+    return dict(
+        model_type="bert",
+        vocab_size=original[prefix + "embeddings.word_embeddings.weight"].shape[0],
+        hidden_size=original[prefix + "embeddings.word_embeddings.weight"].shape[1],
+        num_hidden_layers=count_indices(original, pattern),
+        num_attention_heads=num_heads,
+        intermediate_size=original[prefix + "encoder.layer.0.intermediate.dense.weight"].shape[0],
+        max_position_embeddings=original[prefix + "embeddings.position_embeddings.weight"].shape[0],
+        type_vocab_size=original[prefix + "embeddings.token_type_embeddings.weight"].shape[0],
+    )
+
+
 def preset_feature_dims(presets=("mosi", "mosei", "sims")) -> dict[str, tuple[int, int]]:
     """(audio_dim, vision_dim) of the feature files each official config trains on: the presets' own widths."""
     return {name: (DATASET_PRESETS[name]["audio_dim"], DATASET_PRESETS[name]["vision_dim"]) for name in presets}
@@ -121,5 +137,5 @@ def converter_main(description: str, feature_dims: dict[str, tuple[int, int]],
     print(f"saved to {args.output}")
 
 
-__all__ = ["converter_main", "count_indices", "load_original", "preset_feature_dims", "rename_key",
+__all__ = ["bert_config_from_weights", "converter_main", "count_indices", "load_original", "preset_feature_dims", "rename_key",
            "rename_state_dict", "resolve_preset", "save_converted"]

@@ -42,10 +42,11 @@ def test_precomputed_targets_are_the_teachers_eval_outputs(setup):
     assert row["teacher_text_audio_attention"].shape == (2, 12, 64)
     rows = [data["train"][i] for i in range(4, 8)]
     direct = teacher(**{k: v for k, v in teacher_batch(teacher, processor, rows).items() if k != "labels"})
+    # other batch sizes, other kernels: the fixture's tolerances (outputs 1e-4 / 1e-5, maps 1e-4 / 1e-7)
     np.testing.assert_allclose(row["teacher_fusion_tokens"], direct.fusion_tokens[1].detach().numpy(),
-                               rtol=1e-5, atol=1e-6)
+                               rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(row["teacher_text_vision_attention"],
-                               direct.text_vision_attention[1].detach().numpy(), rtol=1e-5, atol=1e-8)
+                               direct.text_vision_attention[1].detach().numpy(), rtol=1e-4, atol=1e-7)
 
 
 def test_online_targets_in_eval_mode_are_deterministic_and_train_mode_is_not(setup):

@@ -10,6 +10,7 @@ attends to padding, so its default passes none).
 
 import torch
 from torch import nn
+from transformers import initialization as init
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 from .attention import attend
@@ -134,5 +135,16 @@ class CrossTokenTransformer(nn.Module):
         return target
 
 
+def init_reference_tables(module: nn.Module) -> None:
+    """The ALMT-family reference init (vit.py, shared by LNLN and MMSLF) of a module's own learned tables:
+    positional tables (`*position_embeddings`) ~ N(0, 1), prepended tokens (`extra_tokens`, `shared_token`) 0.
+    For a model's `_init_weights`; absent (None) tables are skipped."""
+    for name, parameter in module.named_parameters(recurse=False):
+        if name.endswith("position_embeddings"):
+            init.normal_(parameter, mean=0.0, std=1.0)
+        elif name in ("extra_tokens", "shared_token"):
+            init.zeros_(parameter)
+
+
 __all__ = ["CrossTokenTransformer", "PreNormAttention", "PreNormFeedForward", "TokenTransformer",
-           "TokenTransformerLayer"]
+           "TokenTransformerLayer", "init_reference_tables"]

@@ -17,7 +17,7 @@ import re
 import torch
 
 from ... import conversion
-from ...conversion import converter_main, count_indices, preset_feature_dims, rename_key, rename_state_dict
+from ...conversion import bert_config_from_weights, converter_main, count_indices, preset_feature_dims, rename_key, rename_state_dict
 from .configuration_dashfusion import DashFusionConfig
 from .modeling_dashfusion import DashFusionForSentimentAnalysis
 
@@ -91,17 +91,7 @@ def config_from_original(original: dict[str, torch.Tensor], preset: str | None =
                          text_num_heads: int = 12, **overrides) -> DashFusionConfig:
     """A DashFusionConfig whose shapes match the checkpoint (head counts are not recoverable from weights)."""
     preset = resolve_preset(original, preset)
-    bert = "text_encoder.extractor."
-    text_config = dict(
-        model_type="bert",
-        vocab_size=original[bert + "embeddings.word_embeddings.weight"].shape[0],
-        hidden_size=original[bert + "embeddings.word_embeddings.weight"].shape[1],
-        num_hidden_layers=count_indices(original, r"^text_encoder\.extractor\.encoder\.layer\.(\d+)\."),
-        num_attention_heads=text_num_heads,
-        intermediate_size=original[bert + "encoder.layer.0.intermediate.dense.weight"].shape[0],
-        max_position_embeddings=original[bert + "embeddings.position_embeddings.weight"].shape[0],
-        type_vocab_size=original[bert + "embeddings.token_type_embeddings.weight"].shape[0],
-    )
+    text_config = bert_config_from_weights(original, 'text_encoder.extractor.', text_num_heads)
     audio_layer = "audio_encoder.encoder.transformer_encoder.layers.0."
     head = sorted(int(m[1]) for key in original if (m := re.match(r"^classifier\.MLP\.(\d+)\.weight$", key)))
     values = dict(

@@ -16,7 +16,7 @@ import re
 import torch
 
 from ... import conversion
-from ...conversion import converter_main, count_indices, preset_feature_dims, rename_key, rename_state_dict
+from ...conversion import bert_config_from_weights, converter_main, count_indices, preset_feature_dims, rename_key, rename_state_dict
 from .configuration_hme import HmeConfig
 from .modeling_hme import HmeForSentimentAnalysis
 
@@ -96,17 +96,7 @@ def config_from_original(original: dict[str, torch.Tensor], preset: str | None =
     """An HmeConfig whose shapes match the checkpoint. The official data is word-aligned with every sequence
     `sequence_length` (50) long, the lengths the model is fed by default (it attends to padding)."""
     preset = resolve_preset(original, preset)
-    prefix = "bert."
-    text_config = dict(
-        model_type="bert",
-        vocab_size=original[prefix + "embeddings.word_embeddings.weight"].shape[0],
-        hidden_size=original[prefix + "embeddings.word_embeddings.weight"].shape[1],
-        num_hidden_layers=count_indices(original, r"^bert\.encoder\.layer\.(\d+)\."),
-        num_attention_heads=text_num_heads,
-        intermediate_size=original[prefix + "encoder.layer.0.intermediate.dense.weight"].shape[0],
-        max_position_embeddings=original[prefix + "embeddings.position_embeddings.weight"].shape[0],
-        type_vocab_size=original[prefix + "embeddings.token_type_embeddings.weight"].shape[0],
-    )
+    text_config = bert_config_from_weights(original, 'bert.', text_num_heads)
     values = dict(
         text_config=text_config,
         hidden_size=original["proj_l_1.weight"].shape[0],

@@ -17,7 +17,7 @@ import re
 import torch
 
 from ... import conversion
-from ...conversion import converter_main, count_indices, preset_feature_dims, rename_key, rename_state_dict
+from ...conversion import bert_config_from_weights, converter_main, count_indices, preset_feature_dims, rename_key, rename_state_dict
 from .configuration_lnln import LnlnConfig
 from .modeling_lnln import LnlnForSentimentAnalysis
 
@@ -94,17 +94,7 @@ def config_from_original(original: dict[str, torch.Tensor], preset: str | None =
     """An LnlnConfig whose shapes match the checkpoint: BERT sizes and sequence lengths are read off the weights,
     the dataset preset is inferred from the feature widths unless given (see `resolve_preset`)."""
     preset = resolve_preset(original, preset)
-    prefix = "bertmodel.model."
-    text_config = dict(
-        model_type="bert",
-        vocab_size=original[prefix + "embeddings.word_embeddings.weight"].shape[0],
-        hidden_size=original[prefix + "embeddings.word_embeddings.weight"].shape[1],
-        num_hidden_layers=count_indices(original, r"^bertmodel\.model\.encoder\.layer\.(\d+)\."),
-        num_attention_heads=text_num_heads,
-        intermediate_size=original[prefix + "encoder.layer.0.intermediate.dense.weight"].shape[0],
-        max_position_embeddings=original[prefix + "embeddings.position_embeddings.weight"].shape[0],
-        type_vocab_size=original[prefix + "embeddings.token_type_embeddings.weight"].shape[0],
-    )
+    text_config = bert_config_from_weights(original, 'bertmodel.model.', text_num_heads)
     tokens = original["h_p"].shape[1]
     values = dict(
         text_config=text_config,

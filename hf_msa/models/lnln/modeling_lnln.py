@@ -41,6 +41,7 @@ from transformers.utils.generic import can_return_tuple
 
 from ...modeling_utils import MSAModelOutput, MSAPreTrainedModel, build_text_encoder
 from ...modules import CrossTokenTransformer, HyperModalityLayer, TokenTransformer, reverse_gradient
+from ...modules.token_transformer import init_reference_tables
 from .configuration_lnln import LnlnConfig
 
 logger = logging.get_logger(__name__)
@@ -110,14 +111,8 @@ class LnlnPreTrainedModel(MSAPreTrainedModel):
     def _init_weights(self, module):
         super()._init_weights(module)
         # the reference: positional embeddings ~ N(0, 1), extra tokens 0, proxy and hyper tokens 1
-        if isinstance(module, TokenTransformer):
-            init.normal_(module.position_embeddings, mean=0.0, std=1.0)
-            if module.extra_tokens is not None:
-                init.zeros_(module.extra_tokens)
-        elif isinstance(module, CrossTokenTransformer):
-            init.normal_(module.source_position_embeddings, mean=0.0, std=1.0)
-            init.normal_(module.target_position_embeddings, mean=0.0, std=1.0)
-            init.zeros_(module.shared_token)
+        if isinstance(module, (TokenTransformer, CrossTokenTransformer)):
+            init_reference_tables(module)
         elif isinstance(module, LnlnModel):
             init.ones_(module.proxy_tokens)
             init.ones_(module.hyper_tokens)

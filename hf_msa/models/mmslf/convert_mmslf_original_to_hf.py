@@ -17,7 +17,7 @@ import re
 import torch
 
 from ... import conversion
-from ...conversion import converter_main, count_indices, preset_feature_dims, rename_key, rename_state_dict
+from ...conversion import bert_config_from_weights, converter_main, count_indices, preset_feature_dims, rename_key, rename_state_dict
 from .configuration_mmslf import MmslfStudentConfig, MmslfTeacherConfig
 from .modeling_mmslf import MmslfStudentForSentimentAnalysis, MmslfTeacherForSentimentAnalysis
 
@@ -84,20 +84,6 @@ def resolve_preset(original: dict[str, torch.Tensor], preset: str | None) -> str
     return conversion.resolve_preset(feature_dims(original), preset, PRESET_FEATURE_DIMS)
 
 
-def _bert_config(original, prefix: str, num_heads: int) -> dict:
-    pattern = "^" + re.escape(prefix) + r"encoder\.layer\.(\d+)\."
-    return dict(
-        model_type="bert",
-        vocab_size=original[prefix + "embeddings.word_embeddings.weight"].shape[0],
-        hidden_size=original[prefix + "embeddings.word_embeddings.weight"].shape[1],
-        num_hidden_layers=count_indices(original, pattern),
-        num_attention_heads=num_heads,
-        intermediate_size=original[prefix + "encoder.layer.0.intermediate.dense.weight"].shape[0],
-        max_position_embeddings=original[prefix + "embeddings.position_embeddings.weight"].shape[0],
-        type_vocab_size=original[prefix + "embeddings.token_type_embeddings.weight"].shape[0],
-    )
-
-
 def config_from_original(original: dict[str, torch.Tensor], preset: str | None = None, text_num_heads: int = 12,
                          **overrides) -> MmslfTeacherConfig | MmslfStudentConfig:
     """A teacher or student config whose shapes match the checkpoint."""
@@ -106,7 +92,7 @@ def config_from_original(original: dict[str, torch.Tensor], preset: str | None =
     cross = "l_a_encoder.CrossTransformerEncoder.layers.0."
     fusion = "fusion_encoder.encoder.layers.0."
     values = dict(
-        text_config=_bert_config(original, "bertmodel.model.", text_num_heads),
+        text_config=bert_config_from_weights(original, "bertmodel.model.", text_num_heads),
         hidden_size=original["proj_l0.weight"].shape[0],
         encoder_depth=count_indices(original, r"^l_a_encoder\.CrossTransformerEncoder\.layers\.(\d+)\."),
         cross_heads=original[cross + "0.fn.to_q.weight"].shape[0] // HEAD_DIM, cross_head_dim=HEAD_DIM,
@@ -122,7 +108,7 @@ def config_from_original(original: dict[str, torch.Tensor], preset: str | None =
     if teacher:
         prompt = "proj_p.encoder.layers.0."
         values.update(
-            prompt_text_config=_bert_config(original, "bertmodel_prompt.model.", text_num_heads),
+            prompt_text_config=bert_config_from_weights(original, "bertmodel_prompt.model.", text_num_heads),
             prompt_max_length=original["proj_p.pos_embedding"].shape[1] - original["proj_p.extra_token"].shape[1],
             prompt_depth=count_indices(original, r"^proj_p\.encoder\.layers\.(\d+)\."),
             prompt_heads=original[prompt + "0.fn.to_q.weight"].shape[0] // HEAD_DIM, prompt_head_dim=HEAD_DIM,

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import initialization as init
 from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ...modeling_utils import MSAModelOutput, MSAPreTrainedModel, as_input_tensor, build_text_encoder
 from ...modules import ModulatedCrossTransformer, TokenTransformer
+from ...modules.token_transformer import init_reference_tables
 from .configuration_mmslf import MmslfConfig, MmslfStudentConfig, MmslfTeacherConfig
 
 # README commands (SIMS; the repository gives no MOSI / MOSEI recipe): one AdamW over every parameter (decayed
@@ -78,15 +78,8 @@ class MmslfPreTrainedModel(MSAPreTrainedModel):
     def _init_weights(self, module):
         """The reference's: PyTorch's Linear init, positional tables N(0, 1), extra tokens 0, LayerNorm 1 / 0."""
         super()._init_weights(module)
-        if isinstance(module, TokenTransformer):
-            init.normal_(module.position_embeddings, mean=0.0, std=1.0)
-            if module.extra_tokens is not None:
-                init.zeros_(module.extra_tokens)
-        elif isinstance(module, ModulatedCrossTransformer):
-            for table in (module.source_position_embeddings, module.target_position_embeddings,
-                          module.prompt_position_embeddings):
-                if table is not None:
-                    init.normal_(table, mean=0.0, std=1.0)
+        if isinstance(module, (TokenTransformer, ModulatedCrossTransformer)):
+            init_reference_tables(module)
 
 
 def _bert(encoder: nn.Module, frozen: bool, input_ids, attention_mask, token_type_ids) -> torch.Tensor:
