@@ -378,8 +378,13 @@ def cmd_prompts(args) -> None:
         raise CommandError("prompts generate needs --data (a label.csv, 'synthetic', or a dataset name)")
     dataset = _load_data(args.data, data_dir=args.data_dir, data_config=args.data_config).with_format(None)
     splits = {name: _split(dataset, name) for name in args.splits}
+    try:
+        settings = PromptSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+                                  no_repeat_ngram_size=args.no_repeat_ngram_size,
+                                  repetition_penalty=args.repetition_penalty)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
     model, tokenizer, name = load_prompt_lm(args.lm)
-    settings = PromptSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
     counts = generate_prompts(splits, model, tokenizer, args.output, settings, generator_name=name, limit=args.limit)
     print(f"{counts['written']} prompts written, {counts['total']} in {args.output}, {counts['remaining']} to go")
 

@@ -32,13 +32,29 @@ REQUEST = ("Transcript: \"{text}\"\n"
 class PromptSettings:
     """How the prompts are written; saved in generation.json beside them."""
 
-    max_new_tokens: int = 160
+    max_new_tokens: int = 96
     batch_size: int = 8
     do_sample: bool = False  # greedy: the same LM and settings give the same prompts
     temperature: float = 1.0
+    # A small LM decoding greedily loops ("The smile is a very positive emotion." ten times) and copies its request,
+    # the training label line included. Forbidding any repeated 4-gram, request included (transformers counts the
+    # prompt's n-grams too), stops both; a repetition penalty > 1 also works but pulls the answer off the transcript
+    # (tried on real MOSI clips with SmolLM2-135M: benchmarks/results/mmslf_prompts.json), so it is off by default.
+    no_repeat_ngram_size: int = 4
+    repetition_penalty: float = 1.0
     max_input_tokens: int = 512
     labelled_splits: tuple[str, ...] = LABELLED_SPLITS
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for name, value, ok, expected in (
+                ("max_new_tokens", self.max_new_tokens, self.max_new_tokens >= 1, ">= 1"),
+                ("batch_size", self.batch_size, self.batch_size >= 1, ">= 1"),
+                ("no_repeat_ngram_size", self.no_repeat_ngram_size, self.no_repeat_ngram_size >= 0, ">= 0 (0 is off)"),
+                ("repetition_penalty", self.repetition_penalty, self.repetition_penalty > 0, "> 0 (1.0 is off)"),
+                ("temperature", self.temperature, self.temperature > 0, "> 0")):
+            if not ok:
+                raise ValueError(f"PromptSettings.{name} must be {expected}, got {value}")
 
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -79,6 +95,18 @@ def _render(tokenizer, messages: list[dict]) -> str:
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     return "\n\n".join(m["content"] for m in messages) + "\n\nHints:\n"  # a plain LM: the same text, no roles
+
+
+def decoding_arguments(settings: PromptSettings) -> dict:
+    """`generate` keyword arguments for `settings` (0 / 1.0 turn the n-gram block / the penalty off)."""
+    arguments = {"max_new_tokens": settings.max_new_tokens, "do_sample": settings.do_sample}
+    if settings.do_sample:
+        arguments["temperature"] = settings.temperature
+    if settings.no_repeat_ngram_size:
+        arguments["no_repeat_ngram_size"] = settings.no_repeat_ngram_size
+    if settings.repetition_penalty != 1.0:
+        arguments["repetition_penalty"] = settings.repetition_penalty
+    return arguments
 
 
 def done_ids(output: str | Path) -> set[str]:
@@ -140,11 +168,9 @@ def generate_prompts(splits: dict, model, tokenizer, output: str | Path, setting
             encoded = tokenizer(texts, return_tensors="pt", padding=True, truncation=True,
                                 max_length=settings.max_input_tokens)
             inputs = {k: encoded[k] for k in ("input_ids", "attention_mask")}
-            sampling = {"do_sample": True, "temperature": settings.temperature} if settings.do_sample else \
-                {"do_sample": False}
             with torch.no_grad():
-                generated = model.generate(**inputs, max_new_tokens=settings.max_new_tokens,
-                                           pad_token_id=tokenizer.pad_token_id, **sampling)
+                generated = model.generate(**inputs, pad_token_id=tokenizer.pad_token_id,
+                                           **decoding_arguments(settings))
             answers = tokenizer.batch_decode(generated[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
             for (split, row), answer in zip(chunk, answers):
                 handle.write(json.dumps({"id": str(row["id"]), "split": split, "prompt": answer.strip()}) + "\n")
@@ -200,5 +226,5 @@ def prompt_lengths(output: str | Path, tokenizer=None) -> dict:
             "empty": int((lengths == 0).sum())}
 
 
-__all__ = ["LABELLED_SPLITS", "PromptSettings", "attach_prompts", "build_request", "done_ids", "generate_prompts",
-           "load_prompt_lm", "prompt_lengths", "read_prompts"]
+__all__ = ["LABELLED_SPLITS", "PromptSettings", "attach_prompts", "build_request", "decoding_arguments", "done_ids",
+           "generate_prompts", "load_prompt_lm", "prompt_lengths", "read_prompts"]

@@ -180,7 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     prompts.add_argument("--output", required=True, help="folder of prompts.jsonl and generation.json (resumable)")
     prompts.add_argument("--splits", nargs="+", default=["train", "validation", "test"])
     prompts.add_argument("--batch-size", type=int, default=8)
-    prompts.add_argument("--max-new-tokens", type=int, default=160)
+    prompts.add_argument("--max-new-tokens", type=int, default=96)
+    prompts.add_argument("--no-repeat-ngram-size", type=int, default=4,
+                         help="forbid repeating any n-gram, the request's included (0: off); stops loops and echoes")
+    prompts.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 penalises used tokens (1.0: off)")
     prompts.add_argument("--limit", type=int, default=None, help="stop after this many new clips (a rerun goes on)")
     
     bench = commands.add_parser("bench", help="run a benchmark (python -m benchmarks ...): speed | renyi")

@@ -159,3 +159,7 @@ def test_mmslf_prompts_benchmark_writes_throughput_lengths_and_examples(tmp_path
     assert report["clips_per_second"] > 0
     assert report["lengths_words"]["count"] == 3 and report["lengths_tokens_smollm2"]["unit"] == "tokens"
     assert report["examples"] and all(e["split"] == "train" for e in report["examples"])  # only train clips so far
+    assert report["settings"]["no_repeat_ngram_size"] == 4 and report["label_echoes"]["training_prompts"] == 3
+    echoes = mmslf_prompts.label_echoes({"train": [{"id": "a", "label": 2.4}, {"id": "b", "label": -1.0}]},
+                                        {"a": "Sentiment label (from -3 ...): +2.4", "b": "sad words"})
+    assert echoes == {"training_prompts": 2, "with_label_line": 1, "with_label_value": 1}

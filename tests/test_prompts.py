@@ -9,7 +9,8 @@ from datasets import Dataset, DatasetDict
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from hf_msa import prompts as prompt_job
-from hf_msa.prompts import PromptSettings, attach_prompts, build_request, done_ids, generate_prompts, prompt_lengths
+from hf_msa.prompts import (PromptSettings, attach_prompts, build_request, decoding_arguments, done_ids,
+                            generate_prompts, prompt_lengths)
 from hf_msa.text_encoders import minilm_path
 
 
@@ -73,6 +74,35 @@ def test_one_prompt_per_clip_resumable_and_no_held_out_label(lm, tmp_path, monke
     with pytest.raises(ValueError, match="other \\['settings'\\]"):
         generate_prompts(data, model, tokenizer, tmp_path, PromptSettings(max_new_tokens=9, batch_size=2),
                          generator_name="tiny-llama", progress=False)
+
+
+def repeated_ngrams(tokens: list[int], n: int) -> int:
+    grams = [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return len(grams) - len(set(grams))
+
+
+def test_the_ngram_block_stops_loops_and_request_echoes():
+    """A random LM over 8 tokens decoding greedily repeats itself; with no_repeat_ngram_size=2 no bigram of the
+    request and the answer together occurs twice (transformers counts the request's n-grams too, so a label line
+    cannot be copied)."""
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=8, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64)
+    model = LlamaForCausalLM(config).eval()
+    request = torch.tensor([[1, 2, 3, 4, 5]])
+    runs = {}
+    for size in (0, 2):
+        settings = PromptSettings(max_new_tokens=24, no_repeat_ngram_size=size)
+        with torch.no_grad():
+            runs[size] = model.generate(request, attention_mask=torch.ones_like(request), pad_token_id=0,
+                                        **decoding_arguments(settings))[0].tolist()
+    assert repeated_ngrams(runs[0], 2) > 0  # unblocked, the greedy answer loops or copies the request
+    assert len(runs[2]) > 5 + 8 and repeated_ngrams(runs[2], 2) == 0  # (it may stop early at an end token)
+    assert decoding_arguments(PromptSettings(no_repeat_ngram_size=0, repetition_penalty=1.2)) == {
+        "max_new_tokens": 96, "do_sample": False, "repetition_penalty": 1.2}
+    for bad in ({"no_repeat_ngram_size": -1}, {"repetition_penalty": 0.0}, {"max_new_tokens": 0}):
+        with pytest.raises(ValueError, match=f"PromptSettings.{next(iter(bad))} must be"):
+            PromptSettings(**bad)
 
 
 def test_prompts_come_back_as_a_column(lm, tmp_path):
