@@ -358,6 +358,18 @@ def cmd_robustness(args) -> None:
     split = _split(_load_data(args.data, None, args.data_dir, args.data_config), args.split)
     if args.max_samples:
         split = split.select(range(min(args.max_samples, len(split))))
+    if args.prompts:
+        from .prompts import attach_prompts
+
+        try:
+            split = attach_prompts(split, args.prompts)
+        except (FileNotFoundError, ValueError) as error:
+            raise CommandError(f"--prompts: {error}") from None
+    members = [m for entry, _ in models.values() for m in (entry if isinstance(entry, list) else [entry])]
+    if any("prompt_input_ids" in inspect.signature(m.forward).parameters for m in members) \
+            and "prompt" not in split.column_names:
+        raise CommandError("a model here reads a context prompt per clip (MMSLF's teacher): give --prompts DIR "
+                           "(from `hf-msa prompts generate`)")
     settings = RobustnessSettings(missing_rates=tuple(args.rates), modality_missing_rates=tuple(args.modality_rates),
                                   seeds=tuple(args.seeds), snr_db=tuple(args.snr),
                                   selection=args.selection, mask_seed=args.mask_seed,

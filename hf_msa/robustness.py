@@ -38,6 +38,9 @@ HEADLINE = {"mosi": ["Non0_acc_2", "Non0_F1_score", "Mult_acc_7", "MAE"],
             "classification": ["Accuracy", "F1_score"]}
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "audio_features", "audio_attention_mask",
                 "vision_features", "vision_attention_mask")
+# Passed only to a model whose forward takes them. The prompt is context written offline from the clean clip, so no
+# protocol corrupts it: the harness measures what losing a modality costs a model that still has its prompt.
+OPTIONAL_INPUTS = ("modality_mask", "prompt_input_ids", "prompt_attention_mask")
 
 
 AVERAGING = ("mask_seeds", "model_seeds")
@@ -65,11 +68,14 @@ class RobustnessSettings:
     extra: dict = field(default_factory=dict)
 
 
-def encode_split(processor, dataset, text_input: str = "raw") -> tuple[dict[str, np.ndarray], np.ndarray]:
+def encode_split(processor, dataset, text_input: str = "raw",
+                 prompt_max_length: int | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The whole split as padded numpy arrays (max lengths of the processor) and its labels; `text_input` as the
-    model's config says (`"text_bert"`: an MMSA pickle's own token ids)."""
+    model's config says (`"text_bert"`: an MMSA pickle's own token ids); with `prompt_max_length`, the `prompt`
+    column too (MMSLF's teacher)."""
     rows = [dataset[i] for i in range(len(dataset))]
-    batch = MSADataCollator(processor, padding="max_length", text_input=text_input)(rows)
+    batch = MSADataCollator(processor, padding="max_length", text_input=text_input,
+                            prompt_max_length=prompt_max_length)(rows)
     labels = batch.pop("labels").numpy()
     return {key: value.numpy() for key, value in batch.items()}, labels
 
@@ -77,11 +83,11 @@ def encode_split(processor, dataset, text_input: str = "raw") -> tuple[dict[str,
 @torch.no_grad()
 def predict_arrays(model, arrays: dict[str, np.ndarray], batch_size: int = 64) -> np.ndarray:
     """Predictions for the arrays in batches; `modality_mask` (written by modality removal) goes to the models whose
-    forward takes it (HME), the others read removal from the zeroed inputs."""
+    forward takes it (HME), the others read removal from the zeroed inputs; prompts go to a model that reads them."""
     model.eval()
     outputs = []
     size = len(arrays["input_ids"])
-    keys = MODEL_INPUTS + (("modality_mask",) if "modality_mask" in inspect.signature(model.forward).parameters else ())
+    keys = MODEL_INPUTS + tuple(k for k in OPTIONAL_INPUTS if k in inspect.signature(model.forward).parameters)
     for start in range(0, size, batch_size):
         batch = {k: torch.as_tensor(arrays[k][start : start + batch_size]) for k in keys if k in arrays}
         outputs.append(model(**batch).logits.float().cpu().numpy())
@@ -117,7 +123,10 @@ def evaluate_model(model, processor, dataset, family: str, settings: RobustnessS
     """Every protocol setting for one model, or one group of models trained with different seeds (a list, with
     `settings.averaging="model_seeds"`): {protocol: {setting: {"per_seed": {run: metrics}, "mean": {...}}}}."""
     runs = _runs(model, settings)
-    arrays, labels = encode_split(processor, dataset, getattr(runs[0][1].config, "text_input", "raw"))
+    first = runs[0][1]
+    reads_prompts = "prompt_input_ids" in inspect.signature(first.forward).parameters
+    arrays, labels = encode_split(processor, dataset, getattr(first.config, "text_input", "raw"),
+                                  first.config.prompt_max_length if reads_prompts else None)
     unk = processor.tokenizer.unk_token_id
     score = lambda m, batch: msa_metrics(predict_arrays(m, batch, settings.batch_size), labels, family)  # noqa: E731
     by_models = settings.averaging == "model_seeds"
@@ -183,6 +192,8 @@ def run_robustness(models: dict, dataset, family: str, settings: RobustnessSetti
                                 "as below, plus modality_mask for models that take it",
             "modality_removal": "every subset of modalities that leaves at least one; text keeps only [CLS]/[SEP]",
             "noise": "additive Gaussian noise on valid audio/vision frames at the given SNR (dB), per sample",
+            "prompts": "a model that reads a context prompt (MMSLF's teacher) gets the dataset's `prompt` column, "
+                       "uncorrupted, in every setting",
         },
         "settings": asdict(settings),
         "split": split,

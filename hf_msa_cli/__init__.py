@@ -168,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
                             help="how the checkpoints were selected; anything but 'validation' is flagged in the output")
     robustness.add_argument("--output-dir", default="runs/robustness")
     robustness.add_argument("--revision", default=None, help="branch, tag or commit of Hub --model ids")
+    robustness.add_argument("--prompts", default=None, metavar="DIR",
+                            help="context prompts (`hf-msa prompts generate`) for a model that reads them (MMSLF's "
+                                 "teacher); kept uncorrupted in every setting")
     
     prompts = commands.add_parser("prompts", help="MMSLF's context prompts, written by a local instruct LM")
     prompts.add_argument("action", choices=["generate", "stats"])

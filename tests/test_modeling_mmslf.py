@@ -207,3 +207,57 @@ def test_the_teacher_trains_with_the_stock_trainer(prompted, tmp_path):
     labels = {split: np.asarray(data[split]["label"]) for split in ("train", "test")}
     constant = float(np.abs(labels["test"] - labels["train"].mean()).mean())
     assert result.test["MAE"] < constant, (result.test, constant)
+
+
+def test_the_robustness_harness_scores_the_teacher_with_its_prompts(prompted, tmp_path, capsys):
+    """The harness hands the teacher its prompts (uncorrupted) in every setting, and the command asks for them."""
+    import json
+
+    import numpy as np
+
+    from hf_msa.cli import main
+    from hf_msa.data import load_synthetic_mosi
+    from hf_msa.robustness import RobustnessSettings, encode_split, predict_arrays, run_robustness
+
+    data, config, processor = prompted
+    torch.manual_seed(0)
+    model = MmslfTeacherForSentimentAnalysis(config).eval()
+    test = data["test"].select(range(12))
+    arrays, _ = encode_split(processor, test, prompt_max_length=config.prompt_max_length)
+    assert arrays["prompt_input_ids"].shape == (12, config.prompt_max_length)
+    from hf_msa.data.collator import MSADataCollator
+
+    direct = MSADataCollator(processor, padding="max_length", prompt_max_length=config.prompt_max_length)(
+        [test[i] for i in range(12)])
+    direct.pop("labels")
+    with torch.no_grad():
+        expected = model(**direct).logits.numpy()
+    np.testing.assert_allclose(predict_arrays(model, arrays), expected, rtol=1e-4, atol=1e-5)
+    seen = []
+    hook = model.register_forward_pre_hook(lambda module, args, kwargs: seen.append(kwargs["prompt_input_ids"]) and None,
+                                           with_kwargs=True)
+    predict_arrays(model, arrays, batch_size=5)
+    hook.remove()
+    np.testing.assert_array_equal(torch.cat(seen).numpy(), direct["prompt_input_ids"].numpy())  # the ids, as tokenised
+
+    settings = RobustnessSettings(missing_rates=(0.0, 0.5), seeds=(1,), snr_db=(10.0,), modality_missing_rates=(0.5,))
+    report = run_robustness({"teacher": (model, processor)}, test, "mosi", settings)["models"]["teacher"]
+    assert report["random_missing"]["0.0"]["mean"]["MAE"] == pytest.approx(report["clean"]["MAE"], abs=1e-5)
+    assert report["random_missing"]["0.5"]["mean"]["MAE"] != pytest.approx(report["clean"]["MAE"], abs=1e-6)
+
+    folder = tmp_path / "teacher"
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    command = ["robustness", "--model", str(folder), "--data", "synthetic", "--max-samples", "8", "--rates", "0.0",
+               "--modality-rates", "--snr", "10", "--seeds", "1", "--output-dir", str(tmp_path / "report")]
+    with pytest.raises(SystemExit):
+        main(command)
+    assert "reads a context prompt per clip (MMSLF's teacher): give --prompts DIR" in capsys.readouterr().err
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    with open(prompts / "prompts.jsonl", "w") as handle:
+        for clip in load_synthetic_mosi()["test"]["id"]:
+            handle.write(json.dumps({"id": clip, "split": "test", "prompt": "watch the face"}) + "\n")
+    main(command + ["--prompts", str(prompts)])
+    saved = json.loads((tmp_path / "report" / "robustness.json").read_text())
+    assert np.isfinite(saved["models"]["teacher"]["clean"]["MAE"]) and "prompts" in saved["protocol"]
