@@ -19,6 +19,7 @@ from transformers import (
 
 from .configuration_utils import DATASET_PRESETS, MSAConfig
 from .modeling_utils import MSAModelOutput, MSAPreTrainedModel
+from .models.cyin import CyinConfig, CyinForSentimentAnalysis, CyinModel, CyinStageCallback
 from .models.dib import DibConfig, DibForSentimentAnalysis, DibModel
 from .models.dashfusion import DashFusionConfig, DashFusionForSentimentAnalysis, DashFusionModel
 from .models.hme import HmeConfig, HmeForSentimentAnalysis, HmeModel, HmeOptimizerResetCallback
@@ -43,6 +44,7 @@ MODEL_REGISTRY = {
     "hme": (HmeConfig, HmeModel, HmeForSentimentAnalysis),
     "dashfusion": (DashFusionConfig, DashFusionModel, DashFusionForSentimentAnalysis),
     "mmslf_student": (MmslfStudentConfig, MmslfModel, MmslfStudentForSentimentAnalysis),
+    "cyin": (CyinConfig, CyinModel, CyinForSentimentAnalysis),
 }
 # With the Auto classes but outside the suites over MODEL_REGISTRY: models that need inputs beyond the processor's
 # (MMSLF's teacher reads a prompt per clip; tests/test_modeling_mmslf.py covers it).
@@ -75,6 +77,10 @@ __all__ = [
     "DibConfig",
     "DibForSentimentAnalysis",
     "DibModel",
+    "CyinConfig",
+    "CyinForSentimentAnalysis",
+    "CyinModel",
+    "CyinStageCallback",
     "DashFusionConfig",
     "DashFusionForSentimentAnalysis",
     "DashFusionModel",

@@ -362,6 +362,8 @@ def build_trainer(model, processor, train_dataset, eval_dataset, settings: Train
             warmup_fraction=settings.warmup_fraction, unit=settings.schedule_unit))
     collator, train_dataset = training_collator(model, processor, train_dataset, seed=settings.seed,
                                                 random_missing=settings.random_missing_training)
+    if hasattr(model, "training_callbacks"):  # a method's own schedule (CyIN's stage switch)
+        callbacks.extend(model.training_callbacks())
     if getattr(model, "training_partners", False):
         from .data.partners import PartnerRefreshCallback
 

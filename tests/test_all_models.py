@@ -27,10 +27,15 @@ TINY_OVERRIDES = {
     # MMSLF's student is the prompt-free model people serve; its teacher reads prompts (tests/test_modeling_mmslf.py)
     "mmslf_student": dict(hidden_size=16, cross_heads=2, cross_head_dim=8, cross_mlp_dim=32, fusion_heads=2,
                           fusion_head_dim=8, fusion_mlp_dim=16),
+    # CyIN samples its latents at test time by default (faithful); off here for the deterministic-eval checks
+    # (tests/test_modeling_cyin.py covers the default)
+    "cyin": dict(sample_at_eval=False, text_max_length=10, align_length=8, fusion_size=8, bottleneck_hidden_size=8,
+                 bottleneck_size=6, translator_sizes=[6, 4], translator_blocks=2, num_layers=1, num_attention_heads=2),
 }
 # LNLN is a three-modality regression model: it has no MVSA-Single (text + image, 3 classes) configuration.
 PRESETS = {"dib": ["mosi", "mosei", "sims", "mvsa"], "lnln": ["mosi", "mosei", "sims"], "hme": ["mosi", "mosei", "sims"],
-           "dashfusion": ["mosi", "mosei", "sims"], "mmslf_student": ["mosi", "mosei", "sims"]}
+           "dashfusion": ["mosi", "mosei", "sims"], "mmslf_student": ["mosi", "mosei", "sims"],
+           "cyin": ["mosi", "mosei", "sims"]}
 
 
 def tiny_config(model_type, preset="mosi"):

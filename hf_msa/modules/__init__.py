@@ -2,6 +2,7 @@
 
 from .attention import ATTENTION_IMPLEMENTATIONS, attend
 from .bottleneck_fusion import AttentionBottleneckFusion
+from .crossmodal_transformer import CrossmodalTransformer, future_mask
 from .gradient_reversal import GradientReversal, reverse_gradient
 from .hyper_modality import HyperModalityLayer
 from .modulated_cross_transformer import ModulatedCrossAttention, ModulatedCrossLayer, ModulatedCrossTransformer
@@ -30,6 +31,7 @@ __all__ = [
     "ATTENTION_IMPLEMENTATIONS",
     "AttentionBottleneckFusion",
     "CrossAttentionStack",
+    "CrossmodalTransformer",
     "CrossTokenTransformer",
     "GegluFeedForward",
     "LatentTransformer",
@@ -50,6 +52,7 @@ __all__ = [
     "SequenceEncoderLayer",
     "VariationalBottleneck",
     "attend",
+    "future_mask",
     "gaussian_gram",
     "hadamard_joint",
     "knn_bandwidth",

@@ -59,8 +59,9 @@ class SequenceEncoderLayer(GradientCheckpointingLayer):
         self.attn_dropout, self.relu_dropout, self.res_dropout = attn_dropout, relu_dropout, res_dropout
 
     def forward(self, hidden: torch.Tensor, key_mask: torch.Tensor | None, keys: torch.Tensor | None = None,
-                values: torch.Tensor | None = None) -> torch.Tensor:
-        """Self-attention over `hidden`, or, given `keys` and `values` [B, T, d], attention from `hidden` to them."""
+                values: torch.Tensor | None = None, step_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Self-attention over `hidden`, or, given `keys` and `values` [B, T, d], attention from `hidden` to them.
+        `step_mask` [Tq, Tk] (bool, True = may attend) restricts which steps each step sees (MulT's future mask)."""
         batch, length, width = hidden.shape
         heads = lambda x: x.view(batch, -1, self.num_heads, width // self.num_heads).transpose(1, 2)  # noqa: E731
         if keys is None:
@@ -72,6 +73,8 @@ class SequenceEncoderLayer(GradientCheckpointingLayer):
             q, k, v = (heads(nn.functional.linear(self.attn_norm(x), w, b))
                        for x, w, b in zip((hidden, keys, values), weights, biases))
         mask = None if key_mask is None else key_mask[:, None, None, :]
+        if step_mask is not None:
+            mask = step_mask if mask is None else mask & step_mask
         attn = attend(q, k, v, mask, self.attn_dropout if self.training else 0.0, self.attn_implementation)
         attn = attn.transpose(1, 2).reshape(batch, length, width)
         hidden = hidden + nn.functional.dropout(self.out(attn), self.res_dropout, self.training)
