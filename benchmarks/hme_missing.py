@@ -43,7 +43,8 @@ def run(epochs: float = 6, seeds=(1111, 1112, 1113), work_dir: str = "runs/bench
     config = HmeConfig.from_preset("mosi", audio_max_length=64, vision_max_length=64)
     processor = MSAProcessor(MSAFeatureExtractor.from_model_config(config), AutoTokenizer.from_pretrained(minilm_path()),
                              max_text_length=config.text_max_length)
-    settings = RobustnessSettings(missing_rates=(), snr_db=(), averaging="model_seeds")
+    settings = RobustnessSettings(missing_rates=(), snr_db=(), averaging="model_seeds",
+                                  instance_missing_probabilities=())
     report = {"data": "embedded synthetic MOSI-schema clips (hf_msa.data.load_synthetic_mosi, 800/200/200)",
               "encoder": "all-MiniLM-L6-v2", "epochs": epochs, "seeds": list(seeds), "family": "mosi",
               "split": "test", "selection": "validation", "training_missing_rate": config.missing_rate,

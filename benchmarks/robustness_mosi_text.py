@@ -69,7 +69,8 @@ def main():
                                                                                 problem_type="regression"),
         TextOnlyProcessor(tokenizer, 50), learning_rate=5e-5, metric_family="mosi")
 
-    settings = RobustnessSettings(snr_db=(), modality_removal=False, selection="validation",
+    settings = RobustnessSettings(snr_db=(), modality_removal=False, instance_missing_probabilities=(),
+                                  selection="validation",
                                   extra={"note": "audio and vision absent (transcripts only): text corruption only"})
     work = Path(args.work_dir) / "report"
     report = run_robustness(models, dataset["test"], "mosi", settings, work)

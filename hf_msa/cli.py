@@ -371,6 +371,7 @@ def cmd_robustness(args) -> None:
         raise CommandError("a model here reads a context prompt per clip (MMSLF's teacher): give --prompts DIR "
                            "(from `hf-msa prompts generate`)")
     settings = RobustnessSettings(missing_rates=tuple(args.rates), modality_missing_rates=tuple(args.modality_rates),
+                                  instance_missing_probabilities=tuple(args.instance_rates),
                                   seeds=tuple(args.seeds), snr_db=tuple(args.snr),
                                   selection=args.selection, mask_seed=args.mask_seed,
                                   averaging="model_seeds" if args.model_group else "mask_seeds")

@@ -27,6 +27,7 @@ from .data.corruption import (
     MODALITIES,
     apply_presence,
     gaussian_noise,
+    instance_missing_presence,
     modality_missing_presence,
     random_missing,
     remove_modalities,
@@ -56,6 +57,8 @@ class RobustnessSettings:
     missing_rates: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(10))
     # dataset-level modality missing (HME's protocol; at 0.7 every sample keeps exactly one modality, a realised 2/3)
     modality_missing_rates: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(8))
+    # instance-level missing probability (CyIN's protocol: a sample loses one incomplete pattern with probability MP)
+    instance_missing_probabilities: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
     seeds: tuple[int, ...] = (1111, 1112, 1113)  # mask seeds, with averaging="mask_seeds"
     averaging: str = "mask_seeds"
     mask_seed: int = 1111  # the one mask seed, with averaging="model_seeds"
@@ -134,10 +137,11 @@ def evaluate_model(model, processor, dataset, family: str, settings: RobustnessS
     averaged_over = (f"{len(runs)} models ({', '.join(label for label, _, _ in runs)}) at mask seed {settings.mask_seed}"
                      if by_models else f"mask seeds {', '.join(str(seed) for _, _, seed in runs)} (one model)")
     report = {"averaged_over": averaged_over, "clean": _mean([score(m, arrays) for m in group]),
-              "random_missing": {}, "modality_missing": {}, "modality_removal": {}, "noise": {}}
+              "random_missing": {}, "modality_missing": {}, "instance_missing": {}, "modality_removal": {}, "noise": {}}
     present = [m for m in MODALITIES if m == "text" or f"{m}_features" in arrays]
     removals = [r for k in range(1, len(present)) for r in itertools.combinations(present, k)]
-    steps = (len(settings.missing_rates) + len(settings.modality_missing_rates) + len(settings.snr_db)) * len(runs)
+    steps = (len(settings.missing_rates) + len(settings.modality_missing_rates)
+             + len(settings.instance_missing_probabilities) + len(settings.snr_db)) * len(runs)
     progress = tqdm(total=steps + (len(removals) * len(group) if settings.modality_removal else 0),
                     desc=f"robustness [{name}]")
     for rate in settings.missing_rates:
@@ -160,6 +164,18 @@ def evaluate_model(model, processor, dataset, family: str, settings: RobustnessS
         report["modality_missing"][f"{rate:.1f}"] = {"per_seed": per_seed, "mean": _mean(list(per_seed.values()))}
     if report["modality_missing"]:
         report["modality_missing_overall"] = _mean([v["mean"] for v in report["modality_missing"].values()])
+    for probability in settings.instance_missing_probabilities:
+        per_seed = {}
+        corrupted = {seed: apply_presence(arrays, instance_missing_presence(arrays, probability,
+                                                                            np.random.RandomState(seed)), unk)
+                     for seed in {seed for _, _, seed in runs}}
+        for label, member, seed in runs:
+            per_seed[label] = score(member, corrupted[seed])
+            progress.update()
+        report["instance_missing"][f"{probability:.1f}"] = {"per_seed": per_seed,
+                                                            "mean": _mean(list(per_seed.values()))}
+    if report["instance_missing"]:
+        report["instance_missing_overall"] = _mean([v["mean"] for v in report["instance_missing"].values()])
     for snr in settings.snr_db:
         per_seed = {}
         for label, member, seed in runs:
@@ -174,6 +190,8 @@ def evaluate_model(model, processor, dataset, family: str, settings: RobustnessS
                 scores.append(score(member, removed_arrays))
                 progress.update()
             report["modality_removal"][kept] = _mean(scores)
+        if report["modality_removal"]:  # the paper's "fixed missing": the mean over the incomplete subsets
+            report["modality_removal_average"] = _mean(list(report["modality_removal"].values()))
     progress.close()
     return report
 
@@ -191,6 +209,8 @@ def run_robustness(models: dict, dataset, family: str, settings: RobustnessSetti
                                 "rate MR over the split, at least one modality kept (MR 0.7: exactly one); removal "
                                 "as below, plus modality_mask for models that take it",
             "modality_removal": "every subset of modalities that leaves at least one; text keeps only [CLS]/[SEP]",
+            "instance_missing": "CyIN MissingProtocol: with probability MP a sample loses one of the incomplete "
+                                "modality patterns, uniformly, else stays complete; removal as below",
             "noise": "additive Gaussian noise on valid audio/vision frames at the given SNR (dB), per sample",
             "prompts": "a model that reads a context prompt (MMSLF's teacher) gets the dataset's `prompt` column, "
                        "uncorrupted, in every setting",
@@ -227,6 +247,9 @@ def plot_missing_curves(report: dict, output_dir: str | Path) -> list[Path]:
     if any(result.get("modality_missing") for result in report["models"].values()):
         curves.append(("modality_missing", "modality missing rate (GCNet/IMDer mask)", "modality missing",
                        "_modality_missing"))
+    if any(result.get("instance_missing") for result in report["models"].values()):
+        curves.append(("instance_missing", "missing probability per sample (CyIN protocol)", "instance missing",
+                       "_instance_missing"))
     for (protocol, xlabel, what, suffix), metric in itertools.product(curves, HEADLINE[report["family"]]):
         figure, axis = plt.subplots(figsize=(5, 3.5))
         for name, result in report["models"].items():
@@ -271,12 +294,20 @@ def robustness_card_section(report: dict, model: str) -> str:
             lines.append(f"| {rate} | " + " | ".join(f"{values['mean'][m]:.4f}" for m in metrics) + " |")
         overall = result["modality_missing_overall"]
         lines += ["| **average** | " + " | ".join(f"**{overall[m]:.4f}**" for m in metrics) + " |", ""]
+    if result.get("instance_missing"):
+        lines += [f"Instance missing ({report['protocol']['instance_missing']}):", "",
+                  "| missing probability | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+        for rate, values in sorted(result["instance_missing"].items(), key=lambda kv: float(kv[0])):
+            lines.append(f"| {rate} | " + " | ".join(f"{values['mean'][m]:.4f}" for m in metrics) + " |")
+        overall = result["instance_missing_overall"]
+        lines += ["| **average** | " + " | ".join(f"**{overall[m]:.4f}**" for m in metrics) + " |", ""]
     if result["modality_removal"]:
         lines += ["Whole-modality removal, the fixed-missing conditions (modalities kept):", "", "| kept | " + " | ".join(metrics) + " |",
                   "|---" * (len(metrics) + 1) + "|"]
         for kept, values in result["modality_removal"].items():
             lines.append(f"| {kept} | " + " | ".join(f"{values[m]:.4f}" for m in metrics) + " |")
-        lines.append("")
+        average = result["modality_removal_average"]
+        lines += ["| **average (fixed missing)** | " + " | ".join(f"**{average[m]:.4f}**" for m in metrics) + " |", ""]
     if result["noise"]:
         lines += ["Gaussian noise on audio and vision:", "", "| SNR | " + " | ".join(metrics) + " |",
                   "|---" * (len(metrics) + 1) + "|"]

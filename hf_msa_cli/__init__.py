@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     robustness.add_argument("--modality-rates", type=float, nargs="*", default=[round(0.1 * i, 1) for i in range(8)],
                             help="dataset-level modality missing rates (GCNet/IMDer mask, HME's protocol); none "
                                  "to skip")
+    robustness.add_argument("--instance-rates", type=float, nargs="*", default=[0.1, 0.3, 0.5, 0.7, 0.9, 1.0],
+                            help="instance-level missing probabilities (CyIN's protocol: a sample loses one "
+                                 "incomplete modality pattern with this probability); none to skip")
     robustness.add_argument("--seeds", type=int, nargs="+", default=[1111, 1112, 1113],
                             help="mask seeds each --model is averaged over")
     robustness.add_argument("--snr", type=float, nargs="+", default=[20.0, 10.0, 5.0, 0.0])

@@ -160,3 +160,27 @@ def test_stock_trainer_switches_stage_and_beats_a_constant_predictor(tmp_path):
     constant = msa_metrics(np.full_like(labels, np.median(np.asarray(data["train"]["label"]))), labels, "mosi")["MAE"]
     # the latents are sampled with unit-scale noise at first: it learns slowly (MAE 1.02 vs 1.13, Corr 0.49 here)
     assert result.test["MAE"] < constant and result.test["Corr"] > 0.3, (result.test, constant)
+
+
+def test_robustness_harness_replaces_latents_and_mp_zero_is_plain_evaluation():
+    """The harness hands CyIN each setting's modality_mask; the instance-level protocol at MP 0 equals a plain
+    evaluation, and at MP 1 every clip loses a modality (the score moves)."""
+    from hf_msa.robustness import RobustnessSettings, encode_split, predict_arrays, run_robustness
+
+    torch.manual_seed(0)
+    config = small_config(sample_at_eval=False)
+    model = CyinForSentimentAnalysis(config).eval()
+    processor = processor_for(config)
+    test = load_synthetic_mosi({"train": 4, "validation": 4, "test": 24}, seed=5).with_format("numpy")["test"]
+    settings = RobustnessSettings(missing_rates=(), modality_missing_rates=(0.7,), seeds=(1,), snr_db=(),
+                                  instance_missing_probabilities=(0.0, 1.0))
+    report = run_robustness({"cyin": (model, processor)}, test, "mosi", settings)["models"]["cyin"]
+    arrays, labels = encode_split(processor, test)
+    plain = msa_metrics(predict_arrays(model, arrays), labels, "mosi")
+    for key, value in plain.items():
+        assert report["instance_missing"]["0.0"]["mean"][key] == pytest.approx(value, abs=1e-5, nan_ok=True)
+    assert report["instance_missing"]["1.0"]["mean"]["MAE"] != pytest.approx(plain["MAE"], abs=1e-6)
+    assert set(report["modality_removal"]) == {"text", "audio", "vision", "text+audio", "text+vision",
+                                               "audio+vision"}
+    average = np.mean([v["MAE"] for v in report["modality_removal"].values()])
+    assert report["modality_removal_average"]["MAE"] == pytest.approx(average)

@@ -274,3 +274,21 @@ def test_harness_hands_hme_its_modality_mask(processor, synthetic_test):
         with_mask = model(**inputs, modality_mask=ps).logits.numpy()
     np.testing.assert_allclose(via_harness, with_mask, rtol=1e-4, atol=1e-5)
     assert np.abs(via_harness - without_mask).max() > 1e-4
+
+
+def test_instance_missing_protocol_rates_patterns_and_single_modality():
+    from hf_msa.data.corruption import instance_missing_presence
+
+    batch = {"input_ids": np.zeros((6000, 4)), "audio_features": np.zeros((6000, 2, 1)),
+             "vision_features": np.zeros((6000, 2, 1))}
+    presence = instance_missing_presence(batch, 0.5, np.random.RandomState(0))
+    incomplete = presence.sum(axis=1) < 3
+    assert abs(incomplete.mean() - 0.5) < 0.03 and (presence.sum(axis=1) >= 1).all()
+    patterns, counts = np.unique(presence[incomplete], axis=0, return_counts=True)
+    assert len(patterns) == 6 and counts.min() > 0.8 * counts.mean()  # the six incomplete patterns, uniformly
+    assert (instance_missing_presence(batch, 0.0, np.random.RandomState(0)) == 1).all()
+    assert (instance_missing_presence(batch, 1.0, np.random.RandomState(0)).sum(axis=1) < 3).all()
+    text_only = {"input_ids": np.zeros((5, 4))}
+    assert (instance_missing_presence(text_only, 1.0, np.random.RandomState(0)) == 1).all()  # nothing can go
+    with pytest.raises(ValueError, match="missing probability must be in"):
+        instance_missing_presence(batch, 1.5, np.random.RandomState(0))

@@ -12,10 +12,14 @@
   with a missing rate MR over all sample-modality cells and at least one modality kept per sample (MR >= 2/3: exactly
   one), applied per sample as whole-modality removal. Every removal also writes `modality_mask` [N, 3] (text, audio,
   vision; 1 = present), which models that take it (HME's `ps`) read instead of guessing from the inputs.
+* Instance-level missing (CyIN's `MissingProtocol.py`): each sample, with probability MP, loses the modalities of
+  one incomplete pattern drawn uniformly (six for three modalities), else stays complete.
 * Sequence sampling (MMSLF's teacher, `core/utils.py` `sequence_input_sampling` / `tokenize_with_sampling`): per
   sample and modality a keep rate q ~ U(min_rate, 1); every audio / vision ELEMENT (not frame) is zeroed with
   probability 1 - q, and every text position, [CLS], [SEP] and padding included, becomes [UNK]; masks unchanged.
 """
+
+import itertools
 
 import numpy as np
 import torch
@@ -114,6 +118,25 @@ def modality_missing_presence(batch: dict, missing_rate: float, rng: np.random.R
     return presence
 
 
+def instance_missing_presence(batch: dict, probability: float, rng: np.random.RandomState) -> np.ndarray:
+    """[N, 3] presence (text, audio, vision) of CyIN's instance-level protocol (`MissingProtocol.py`): with
+    probability `probability` a sample gets one of the incomplete patterns of the modalities `batch` has (6 for
+    three), uniformly; otherwise it stays complete. Drawn per sample: first whether, then which."""
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f"missing probability must be in [0, 1], got {probability}")
+    present = [MODALITIES.index(m) for m in MODALITIES if m == "text" or f"{m}_features" in batch]
+    size = len(batch["input_ids"])
+    patterns = [bits for bits in itertools.product((0, 1), repeat=len(present)) if 0 < sum(bits) < len(present)]
+    presence = np.ones((size, len(MODALITIES)), dtype=np.int64)
+    if not patterns:  # a single modality: nothing can go while one stays
+        return presence
+    hit = rng.rand(size) < probability
+    chosen = rng.randint(0, len(patterns), size=size)
+    for row in np.flatnonzero(hit):
+        presence[row, present] = patterns[chosen[row]]
+    return presence
+
+
 def modality_missing_matrix(size: int, missing_rate: float, rng: np.random.RandomState, views: int = 3) -> np.ndarray:
     """[size, views] int32 presence matrix of GCNet / IMDer (HME's and CyIN's `generate_missing_matrix`): each
     sample keeps at least one modality and the share of missing cells is `missing_rate` (within 0.005 over at least
@@ -190,5 +213,6 @@ def sequence_sampling(batch: dict, min_rate: float, rng: np.random.RandomState, 
     return out
 
 
-__all__ = ["MODALITIES", "apply_presence", "gaussian_noise", "keep_mask", "lnln_training_rates", "modality_missing_matrix",
-           "modality_missing_presence", "random_missing", "remove_modalities", "sequence_sampling"]
+__all__ = ["MODALITIES", "apply_presence", "gaussian_noise", "instance_missing_presence", "keep_mask",
+           "lnln_training_rates", "modality_missing_matrix", "modality_missing_presence", "random_missing",
+           "remove_modalities", "sequence_sampling"]
