@@ -184,3 +184,16 @@ def test_robustness_harness_replaces_latents_and_mp_zero_is_plain_evaluation():
                                                "audio+vision"}
     average = np.mean([v["MAE"] for v in report["modality_removal"].values()])
     assert report["modality_removal_average"]["MAE"] == pytest.approx(average)
+
+
+def test_initialisation_follows_mult_inside_the_fusion_and_pytorch_elsewhere():
+    torch.manual_seed(0)
+    model = CyinForSentimentAnalysis(small_config(fusion_size=64, num_attention_heads=2))
+    layer = model.cyin.crossmodal["text_from_audio"].layers[0]
+    for linear in (layer.qkv, layer.out, layer.fc1, layer.fc2):
+        fan_out, fan_in = linear.weight.shape
+        bound = (6 / (fan_in + fan_out)) ** 0.5  # Xavier-uniform
+        assert linear.weight.abs().max() <= bound and linear.weight.abs().max() > 0.9 * bound
+        assert torch.count_nonzero(linear.bias) == 0
+    head = model.output_hidden  # PyTorch's default: kaiming-uniform weights, bias within 1 / sqrt(fan_in)
+    assert head.weight.abs().max() <= head.weight.shape[1] ** -0.5 and torch.count_nonzero(head.bias) > 0

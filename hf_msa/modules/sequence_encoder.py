@@ -42,6 +42,12 @@ class FusedInProjection(nn.Linear):
     the layer that holds it."""
 
 
+class MultLinear(nn.Linear):
+    """The attention out-projection and the feed-forward layers of MulT's layer, which MulT starts Xavier-uniform
+    with zero bias (its `Linear` helper, fairseq's `reset_parameters`). Its own class so a model that follows MulT's
+    init (CyIN) can find them; to every other model it is an `nn.Linear`."""
+
+
 class SequenceEncoderLayer(GradientCheckpointingLayer):
     def __init__(self, hidden_size: int, num_heads: int, attn_dropout: float, relu_dropout: float,
                  res_dropout: float):
@@ -52,10 +58,10 @@ class SequenceEncoderLayer(GradientCheckpointingLayer):
         self.attn_implementation = "sdpa"  # set by the model from config._attn_implementation
         self.attn_norm = nn.LayerNorm(hidden_size)
         self.qkv = FusedInProjection(hidden_size, 3 * hidden_size)
-        self.out = nn.Linear(hidden_size, hidden_size)
+        self.out = MultLinear(hidden_size, hidden_size)
         self.ffn_norm = nn.LayerNorm(hidden_size)
-        self.fc1 = nn.Linear(hidden_size, 4 * hidden_size)
-        self.fc2 = nn.Linear(4 * hidden_size, hidden_size)
+        self.fc1 = MultLinear(hidden_size, 4 * hidden_size)
+        self.fc2 = MultLinear(4 * hidden_size, hidden_size)
         self.attn_dropout, self.relu_dropout, self.res_dropout = attn_dropout, relu_dropout, res_dropout
 
     def forward(self, hidden: torch.Tensor, key_mask: torch.Tensor | None, keys: torch.Tensor | None = None,
@@ -131,4 +137,4 @@ class SequenceEncoder(nn.Module):
         return self.norm(hidden)
 
 
-__all__ = ["FusedInProjection", "POSITION_RULES", "SequenceEncoder", "SequenceEncoderLayer", "sinusoidal_positions"]
+__all__ = ["FusedInProjection", "MultLinear", "POSITION_RULES", "SequenceEncoder", "SequenceEncoderLayer", "sinusoidal_positions"]

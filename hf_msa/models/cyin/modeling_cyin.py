@@ -26,12 +26,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from transformers import TrainerCallback
+from transformers import initialization as init
 from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ...configuration_utils import ALL_MODALITIES as MODALITIES
 from ...modeling_utils import MSAModelOutput, MSAPreTrainedModel, build_text_encoder, check_mask
 from ...modules import CrossmodalTransformer
+from ...modules.sequence_encoder import FusedInProjection, MultLinear
 from .configuration_cyin import CyinConfig
 
 PAIRS = (("text", "audio"), ("text", "vision"), ("audio", "vision"))  # one translator each, both directions
@@ -158,6 +160,16 @@ class CyinPreTrainedModel(MSAPreTrainedModel):
     config_class = CyinConfig
     base_model_prefix = "cyin"
     _no_split_modules = ["SequenceEncoderLayer", "ResidualTranslator"]
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        """PyTorch's defaults (the official code's), except MulT's own: its attention projections and feed-forward
+        layers start Xavier-uniform with zero bias."""
+        if isinstance(module, (FusedInProjection, MultLinear)):
+            init.xavier_uniform_(module.weight)
+            init.zeros_(module.bias)
+            return
+        super()._init_weights(module)
 
 
 class CyinModel(CyinPreTrainedModel):
