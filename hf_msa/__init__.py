@@ -24,6 +24,7 @@ from .models.dib import DibConfig, DibForSentimentAnalysis, DibModel
 from .models.dashfusion import DashFusionConfig, DashFusionForSentimentAnalysis, DashFusionModel
 from .models.hme import HmeConfig, HmeForSentimentAnalysis, HmeModel, HmeOptimizerResetCallback
 from .models.lnln import LnlnConfig, LnlnForSentimentAnalysis, LnlnModel
+from .models.midg import MidgConfig, MidgForSentimentAnalysis, MidgModel
 from .models.mmslf import (
     MmslfConfig,
     MmslfModel,
@@ -45,6 +46,7 @@ MODEL_REGISTRY = {
     "dashfusion": (DashFusionConfig, DashFusionModel, DashFusionForSentimentAnalysis),
     "mmslf_student": (MmslfStudentConfig, MmslfModel, MmslfStudentForSentimentAnalysis),
     "cyin": (CyinConfig, CyinModel, CyinForSentimentAnalysis),
+    "midg": (MidgConfig, MidgModel, MidgForSentimentAnalysis),
 }
 # With the Auto classes but outside the suites over MODEL_REGISTRY: models that need inputs beyond the processor's
 # (MMSLF's teacher reads a prompt per clip; tests/test_modeling_mmslf.py covers it).
@@ -88,6 +90,9 @@ __all__ = [
     "HmeForSentimentAnalysis",
     "HmeModel",
     "HmeOptimizerResetCallback",
+    "MidgConfig",
+    "MidgForSentimentAnalysis",
+    "MidgModel",
     "LnlnConfig",
     "LnlnForSentimentAnalysis",
     "LnlnModel",

@@ -31,11 +31,12 @@ TINY_OVERRIDES = {
     # (tests/test_modeling_cyin.py covers the default)
     "cyin": dict(sample_at_eval=False, text_max_length=10, align_length=8, fusion_size=8, bottleneck_hidden_size=8,
                  bottleneck_size=6, translator_sizes=[6, 4], translator_blocks=2, num_layers=1, num_attention_heads=2),
+    "midg": dict(hidden_size=16, num_experts=3, expert_hidden_size=16, adapter_size=8, adapter_heads=2),
 }
 # LNLN is a three-modality regression model: it has no MVSA-Single (text + image, 3 classes) configuration.
 PRESETS = {"dib": ["mosi", "mosei", "sims", "mvsa"], "lnln": ["mosi", "mosei", "sims"], "hme": ["mosi", "mosei", "sims"],
            "dashfusion": ["mosi", "mosei", "sims"], "mmslf_student": ["mosi", "mosei", "sims"],
-           "cyin": ["mosi", "mosei", "sims"]}
+           "cyin": ["mosi", "mosei", "sims"], "midg": ["mosi", "mosei", "sims"]}
 
 
 def tiny_config(model_type, preset="mosi"):

@@ -16,7 +16,7 @@ from .loading import dataset_sizes, load_msa_dataset
 from .mmsa_pickle import UnsafePickleError, read_mmsa_pickle
 from .partners import PartnerCollator, PartnerIndex, PartnerRefreshCallback, mark_partner_rows
 from .publish import PushResult, dataset_card_path, push_dataset
-from .synthetic import load_synthetic_mosi, synthetic_mmsa_pickle, write_mmsa_pickle
+from .synthetic import load_synthetic_domains, load_synthetic_mosi, synthetic_mmsa_pickle, write_mmsa_pickle
 
 __all__ = [
     "FrameViewDataset",
@@ -39,6 +39,7 @@ __all__ = [
     "dataset_spec",
     "export_dataset",
     "load_msa_dataset",
+    "load_synthetic_domains",
     "load_synthetic_mosi",
     "push_dataset",
     "read_label_csv",

@@ -7,6 +7,7 @@ from ..configuration_utils import TEXT_INPUTS
 
 PRETOKENIZED_COLUMNS = ("input_ids", "attention_mask", "token_type_ids")  # what the MMSA reader makes of text_bert
 TEACHER_PREFIX = "teacher_"  # precomputed distillation targets (hf_msa.distillation), handed to the model as they are
+DOMAIN_COLUMN = "domain_id"  # the source domain (dataset) of a clip, for models that take `domain_ids` (MIDG)
 PROMPT_COLUMN = "prompt"  # a context prompt per clip (MMSLF's teacher; `hf-msa prompts generate` writes it)
 
 
@@ -20,11 +21,13 @@ class MSADataCollator:
     Columns named `teacher_*` (a teacher's distillation targets, `hf_msa.distillation`) are stacked into tensors of
     the same names. `prompt_max_length`: the rows' `prompt` column is tokenised too, padded to that length (nothing masks prompt
     padding downstream, as upstream), as `prompt_input_ids` / `prompt_attention_mask` / `prompt_token_type_ids`.
+    `domains=True`: a `domain_id` column becomes `domain_ids` (each clip's source domain; MIDG's adapters read it).
     """
 
     def __init__(self, processor, problem_type: str = "regression", text_column: str = "text",
                  audio_column: str = "audio", vision_column: str = "vision", label_column: str = "label",
-                 padding: str = "longest", text_input: str = "raw", prompt_max_length: int | None = None):
+                 padding: str = "longest", text_input: str = "raw", prompt_max_length: int | None = None,
+                 domains: bool = False):
         if text_input not in TEXT_INPUTS:
             raise ValueError(f"text_input must be one of {TEXT_INPUTS}, got {text_input!r}")
         self.processor = processor
@@ -32,6 +35,7 @@ class MSADataCollator:
         self.text_column, self.audio_column, self.vision_column = text_column, audio_column, vision_column
         self.label_column = label_column
         self.padding, self.text_input, self.prompt_max_length = padding, text_input, prompt_max_length
+        self.domains = domains
 
     def _column(self, rows, name):
         return [row.get(name) for row in rows] if name in rows[0] else None
@@ -52,6 +56,8 @@ class MSADataCollator:
             batch.update(self._pretokenized(rows))
         if self.prompt_max_length:
             batch.update(self._prompts(rows))
+        if self.domains and DOMAIN_COLUMN in rows[0]:  # each clip's source domain (MIDG); -1 = unseen
+            batch["domain_ids"] = torch.as_tensor(np.asarray([row[DOMAIN_COLUMN] for row in rows]), dtype=torch.long)
         for key in [k for k in rows[0] if k.startswith(TEACHER_PREFIX)]:  # distillation targets, as stored
             batch[key] = torch.as_tensor(np.stack([np.asarray(row[key], dtype=np.float32) for row in rows]))
         if self.label_column in rows[0]:
@@ -248,7 +254,7 @@ def training_collator(model, processor, train_dataset, seed: int = 1111, random_
         random_missing = protocol == "random_missing"
     if not random_missing:
         collator = MSADataCollator(processor, problem_type=config.problem_type, padding=padding, text_input=text_input,
-                                   **prompts)
+                                   domains="domain_ids" in forward_inputs, **prompts)
         return collator, train_dataset
     wants_complete = "complete_input_ids" in inspect.signature(model.forward).parameters
     collator = RandomMissingCollator(processor, config.problem_type, emit_complete=wants_complete, seed=seed,
@@ -256,5 +262,5 @@ def training_collator(model, processor, train_dataset, seed: int = 1111, random_
     return collator, mark_for_augmentation(train_dataset)
 
 
-__all__ = ["AUGMENT_COLUMN", "MSADataCollator", "ModalityMissingCollator", "PROMPT_COLUMN", "RandomMissingCollator",
+__all__ = ["AUGMENT_COLUMN", "DOMAIN_COLUMN", "MSADataCollator", "ModalityMissingCollator", "PROMPT_COLUMN", "RandomMissingCollator",
            "SequenceSamplingCollator", "mark_for_augmentation", "training_collator"]

@@ -79,6 +79,22 @@ def load_synthetic_mosi(sizes: dict[str, int] | None = None, seed: int = 0) -> D
     return DatasetDict(splits)
 
 
+def load_synthetic_domains(num_domains: int = 3, sizes: dict[str, int] | None = None, seed: int = 0,
+                           shift: float = 1.0) -> dict[str, DatasetDict]:
+    """{"domain0": DatasetDict, ...}: synthetic MOSI-schema datasets that differ in feature style, for
+    domain-generalisation fixtures. Domain k's audio and vision frames are scaled by 1 + 0.5 k · shift and offset by
+    k · shift per channel (the sentiment signal is unchanged, its "recording style" is not); every row carries
+    `domain_id` = k."""
+    domains = {}
+    for k in range(num_domains):
+        scale, offset = 1.0 + 0.5 * k * shift, k * shift
+        data = load_synthetic_mosi(sizes, seed=seed * 100 + k)
+        restyle = lambda row: {"audio": np.asarray(row["audio"]) * scale + offset,  # noqa: E731
+                               "vision": np.asarray(row["vision"]) * scale + offset, "domain_id": k}
+        features = Features({**SYNTHETIC_FEATURES, "domain_id": Value("int64")})
+        domains[f"domain{k}"] = data.map(restyle, features=features)
+    return domains
+
 
 # ---- synthetic files in the exact MMSA pickle layout (tests and benchmarks; no real pickle is obtainable here) ----
 
@@ -149,6 +165,7 @@ def write_mmsa_pickle(path, content: dict) -> None:
 
 __all__ = [
     "AUDIO_DIM",
+    "load_synthetic_domains",
     "MMSA_LAYOUTS",
     "SYNTHETIC_FEATURES",
     "VISION_DIM",
