@@ -121,3 +121,23 @@ def test_trainer_on_two_synthetic_domains_beats_a_constant_on_a_third(tmp_path):
     labels = np.asarray(data["test"]["label"])
     constant = msa_metrics(np.full_like(labels, np.median(np.asarray(data["train"]["label"]))), labels, "mosi")["MAE"]
     assert result.test["MAE"] < 0.9 * constant and result.test["Corr"] > 0.3, (result.test, constant)
+
+
+def test_the_text_encoder_alone_stays_plain_and_adapted_layers_are_never_checkpointed():
+    torch.manual_seed(0)
+    model = MidgForSentimentAnalysis(small_config()).eval()
+    batch = random_batch(model.config, batch_size=3, text_length=16, audio_length=20, vision_length=20, labels=False)
+    text = {k: batch[k] for k in ("input_ids", "attention_mask")}
+    encoder = model.get_text_encoder()
+    with torch.no_grad():
+        plain, before = encoder(**text).last_hidden_state, model(**batch).logits
+        for adapter in model.midg.cross_modal_adapters.values():
+            adapter.up.weight.fill_(0.1)
+        after = model(**batch).logits  # the adapters act inside the model...
+        torch.testing.assert_close(encoder(**text).last_hidden_state, plain)  # ...and leave no context behind
+    assert (after - before).abs().max() > 1e-4
+    model.train()
+    model.gradient_checkpointing_enable()
+    assert not any(layer.gradient_checkpointing for layer in model.midg._text_layers())  # all adapted by default
+    out = model(**random_batch(model.config, batch_size=3, text_length=16, audio_length=20, vision_length=20))
+    out.loss.backward()

@@ -117,6 +117,15 @@ class MidgPreTrainedModel(MSAPreTrainedModel):
     config_class = MidgConfig
     base_model_prefix = "midg"
 
+    def _set_gradient_checkpointing(self, *args, **kwargs):
+        """Checkpointing everywhere but in the text-encoder layers a cross-modal adapter follows: their hooks read
+        the audio / vision context of the current forward only, which a replay during backward would no longer see."""
+        super()._set_gradient_checkpointing(*args, **kwargs)
+        midg = self if isinstance(self, MidgModel) else self.midg
+        layers = midg._text_layers()
+        for index in midg.cross_modal_adapters:
+            layers[int(index)].gradient_checkpointing = False
+
     @torch.no_grad()
     def _init_weights(self, module):
         super()._init_weights(module)
@@ -186,12 +195,17 @@ class MidgModel(MidgPreTrainedModel):
         context = torch.cat([self.null_context.expand(batch, -1, -1)] + [frames[m] for m in features], dim=1)
         context_mask = torch.cat([torch.ones(batch, 1, dtype=torch.bool, device=context.device)]
                                  + [masks[m] for m in features], dim=1)
-        # kept after the call: gradient checkpointing replays the text layers (and their hooks) in backward
-        self._context = (context, context_mask)
         kwargs = {"input_ids": inputs.input_ids, "attention_mask": inputs.attention_mask}
         if inputs.token_type_ids is not None:
             kwargs["token_type_ids"] = inputs.token_type_ids
-        text = self.text_projection(self.text_encoder(**kwargs).last_hidden_state[:, 0])
+        # the adapters' hooks read the context during this call only: the text encoder called on its own stays
+        # plain BERT (adapted layers are never checkpointed, so no replay needs it later)
+        self._context = (context, context_mask)
+        try:
+            states = self.text_encoder(**kwargs).last_hidden_state
+        finally:
+            self._context = None
+        text = self.text_projection(states[:, 0])
         zeros = torch.zeros_like(text)
         return torch.stack([text, pooled.get("audio", zeros), pooled.get("vision", zeros)], dim=1)
 
