@@ -381,6 +381,52 @@ def cmd_robustness(args) -> None:
     print(f"report and plots in {args.output_dir}")
 
 
+def _domain_data(spec: str, data_dir: str | None):
+    """`synthetic-K`: the K-th style of `load_synthetic_domains` (a fixture); anything else as `--data` reads it."""
+    if spec.startswith("synthetic-") and spec.split("-", 1)[1].isdigit():
+        from .data import load_synthetic_domains
+
+        k = int(spec.split("-", 1)[1])
+        return load_synthetic_domains(k + 1, {"train": 160, "validation": 40, "test": 80})[f"domain{k}"]
+    return _load_data(spec, None, data_dir)
+
+
+def cmd_generalize(args) -> None:
+    from .generalization import GeneralizationSettings, generalization_card_section, run_generalization
+    from .training import TrainSettings
+
+    datasets = {}
+    for item in args.data:
+        name, sep, spec = item.partition("=")
+        if not sep or not name or not spec:
+            raise CommandError(f"--data takes NAME=SPEC (e.g. mosi=path/to/label.csv or mosei=synthetic-1), got {item!r}")
+        datasets[name] = _domain_data(spec, args.data_dir)
+    if len(datasets) < 2:
+        raise CommandError(f"generalize needs at least two --data NAME=SPEC datasets, got {sorted(datasets)}")
+    overrides = args.config_overrides or {}
+    config_class = _registered(args.model)[0]
+
+    def build(family, dims, num_domains):  # the family's preset, the padded feature dims, one adapter per source
+        values = dict(overrides)
+        values.update({f"{m}_dim": dim for m, dim in dims.items() if dim})
+        if "num_domains" in config_class.field_names():
+            values.setdefault("num_domains", num_domains)
+        make, processor = _build(args.model, family, args.text_encoder, values)
+        return make(), processor
+
+    settings = TrainSettings(output_dir=args.output_dir, num_train_epochs=args.epochs,
+                             per_device_train_batch_size=args.batch_size, learning_rate=args.lr,
+                             text_learning_rate=args.text_lr, early_stopping_patience=None, disable_tqdm=True,
+                             seed=args.seed, logging_steps=20)
+    try:
+        plan = GeneralizationSettings(pairs=args.pairs, targets=tuple(args.targets) if args.targets else None)
+        report = run_generalization(build, datasets, settings, plan, args.output_dir, model_name=args.model)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    print(generalization_card_section(report))
+    print(f"report and plot in {args.output_dir}")
+
+
 def cmd_prompts(args) -> None:
     from .prompts import PromptSettings, generate_prompts, load_prompt_lm, prompt_lengths
 

@@ -41,7 +41,7 @@ MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "audio_features
                 "vision_features", "vision_attention_mask")
 # Passed only to a model whose forward takes them. The prompt is context written offline from the clean clip, so no
 # protocol corrupts it: the harness measures what losing a modality costs a model that still has its prompt.
-OPTIONAL_INPUTS = ("modality_mask", "prompt_input_ids", "prompt_attention_mask")
+OPTIONAL_INPUTS = ("modality_mask", "prompt_input_ids", "prompt_attention_mask", "domain_ids")
 
 
 AVERAGING = ("mask_seeds", "model_seeds")

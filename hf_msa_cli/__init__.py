@@ -22,6 +22,7 @@ USAGE = """`hf-msa`: the command line.
     hf-msa data push NAME --data-dir DIR --config C --repo-id ORG/NAME   Parquet shards + dataset card -> Hub
     hf-msa robustness --model DIR [--model DIR2] --data ...      missing-rate / modality / noise protocols -> JSON + PNG
     hf-msa prompts generate --data label.csv --output DIR [--lm smollm2]   MMSLF's context prompts (resumable)
+    hf-msa generalize --model midg --data mosi=A.csv --data mosei=B.csv   train on some datasets, test on one unseen
     hf-msa bench speed|renyi [options]                           benchmarks -> benchmarks/results/<name>.json
     hf-msa extract clip.mp4 ... --output DIR [--format mmsa_pickle]   raw clips -> features + settings
     hf-msa predict MODEL_DIR clip.mp4 ...                        raw clips -> score, polarity, modalities (pipeline)
@@ -175,6 +176,24 @@ def build_parser() -> argparse.ArgumentParser:
                             help="context prompts (`hf-msa prompts generate`) for a model that reads them (MMSLF's "
                                  "teacher); kept uncorrupted in every setting")
     
+    generalize = commands.add_parser("generalize", help="cross-dataset domain generalisation: train on some "
+                                                        "datasets, test on one never seen")
+    generalize.add_argument("--model", default="midg")
+    generalize.add_argument("--data", action="append", required=True, metavar="NAME=SPEC",
+                            help="a dataset and where it is: a label.csv, a dataset name (with --data-dir), or "
+                                 "synthetic-K (the K-th synthetic domain style); NAME with 'sims' is SIMS-family")
+    generalize.add_argument("--data-dir", default=None)
+    generalize.add_argument("--pairs", action="store_true", help="also every single-source pair (3+ datasets)")
+    generalize.add_argument("--targets", nargs="+", default=None, help="only these unseen targets (default: each)")
+    generalize.add_argument("--text-encoder", default="minilm", help="minilm | tiny | a local folder | a Hub id")
+    generalize.add_argument("--config-overrides", default=None, help="JSON object of config fields")
+    generalize.add_argument("--epochs", type=float, default=4)
+    generalize.add_argument("--batch-size", type=int, default=32)
+    generalize.add_argument("--lr", type=float, default=1e-3)
+    generalize.add_argument("--text-lr", type=float, default=5e-5)
+    generalize.add_argument("--seed", type=int, default=1111)
+    generalize.add_argument("--output-dir", default="runs/generalize")
+
     prompts = commands.add_parser("prompts", help="MMSLF's context prompts, written by a local instruct LM")
     prompts.add_argument("action", choices=["generate", "stats"])
     prompts.add_argument("--data", default=None, help="a label.csv (id, text, label per split), 'synthetic', or a "
