@@ -399,7 +399,8 @@ def cmd_generalize(args) -> None:
     for item in args.data:
         name, sep, spec = item.partition("=")
         if not sep or not name or not spec:
-            raise CommandError(f"--data takes NAME=SPEC (e.g. mosi=path/to/label.csv or mosei=synthetic-1), got {item!r}")
+            raise CommandError(f"--data takes NAME=SPEC (e.g. mosi=path/to/label.csv or mosei=synthetic-1), got "
+                               f"{item!r}")
         datasets[name] = _domain_data(spec, args.data_dir)
     if len(datasets) < 2:
         raise CommandError(f"generalize needs at least two --data NAME=SPEC datasets, got {sorted(datasets)}")

@@ -135,7 +135,8 @@ def run_generalization(build, datasets: dict[str, DatasetDict], train_settings,
                        settings: GeneralizationSettings | None = None, output_dir: str | Path | None = None,
                        model_name: str = "model") -> dict:
     """Every split of `plan_splits(datasets)`: `build(training_family, dims, num_domains)` gives a fresh (model,
-    processor); the model is trained on the sources (`hf_msa.training.train_and_evaluate`, no test split: selection on the sources' validation only), then
+    processor); the model is trained on the sources (`hf_msa.training.train_and_evaluate`, no test split:
+    selection on the sources' validation only), then
     scored on the target's test split (domain id -1, unseen) in the target's family, and on each source's test
     split in-domain for reference. Returns the report; with `output_dir`, also writes generalization.json and a
     plot."""

@@ -262,5 +262,6 @@ def training_collator(model, processor, train_dataset, seed: int = 1111, random_
     return collator, mark_for_augmentation(train_dataset)
 
 
-__all__ = ["AUGMENT_COLUMN", "DOMAIN_COLUMN", "MSADataCollator", "ModalityMissingCollator", "PROMPT_COLUMN", "RandomMissingCollator",
+__all__ = ["AUGMENT_COLUMN", "DOMAIN_COLUMN", "MSADataCollator", "ModalityMissingCollator", "PROMPT_COLUMN",
+           "RandomMissingCollator",
            "SequenceSamplingCollator", "mark_for_augmentation", "training_collator"]

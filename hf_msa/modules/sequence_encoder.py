@@ -137,4 +137,5 @@ class SequenceEncoder(nn.Module):
         return self.norm(hidden)
 
 
-__all__ = ["FusedInProjection", "MultLinear", "POSITION_RULES", "SequenceEncoder", "SequenceEncoderLayer", "sinusoidal_positions"]
+__all__ = ["FusedInProjection", "MultLinear", "POSITION_RULES", "SequenceEncoder", "SequenceEncoderLayer",
+           "sinusoidal_positions"]

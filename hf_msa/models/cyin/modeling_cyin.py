@@ -137,7 +137,8 @@ def gaussian_kl(mu: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
 class CyinModelOutput(ModelOutput):
     """
     Args:
-        fused (`torch.FloatTensor` of shape `[B, 6 C_U]`): the MulT output, mean over time, the three pairs concatenated.
+        fused (`torch.FloatTensor` of shape `[B, 6 C_U]`): the MulT output, mean over time, the three pairs
+            concatenated.
         latents (`torch.FloatTensor` of shape `[B, 3, C_B, L]`): b_m as sampled (text, audio, vision), before any
             replacement.
         fused_latents (`torch.FloatTensor` of shape `[B, 3, C_B, L]`): the latents the fusion read (missing ones
