@@ -39,8 +39,9 @@ HEADLINE = {"mosi": ["Non0_acc_2", "Non0_F1_score", "Mult_acc_7", "MAE"],
             "classification": ["Accuracy", "F1_score"]}
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "audio_features", "audio_attention_mask",
                 "vision_features", "vision_attention_mask")
-# Passed only to a model whose forward takes them. The prompt is context written offline from the clean clip, so no
-# protocol corrupts it: the harness measures what losing a modality costs a model that still has its prompt.
+# Passed only to a model whose forward takes them (and only when present: `domain_ids` comes from the domain
+# generalisation protocol). The prompt is context written offline from the clean clip, so no protocol corrupts it:
+# the harness measures what losing a modality costs a model that still has its prompt.
 OPTIONAL_INPUTS = ("modality_mask", "prompt_input_ids", "prompt_attention_mask", "domain_ids")
 
 
