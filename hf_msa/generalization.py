@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from datasets import DatasetDict, Features, Value, concatenate_datasets
+from datasets import Array2D, DatasetDict, Features, Value, concatenate_datasets
 
 FAMILY_RANGES = {"mosi": (-3.0, 3.0), "sims": (-1.0, 1.0)}
 KEPT_COLUMNS = ("id", "text", "label", "audio", "vision")
@@ -88,8 +88,6 @@ def prepare(split, dims: dict[str, int], domain_id: int, label_scale: float):
                 out[modality] = np.pad(frames, ((0, 0), (0, dim - frames.shape[1])))
         return out
 
-    from datasets import Array2D
-
     features = {"id": Value("string"), "text": Value("string"), "label": Value("float32"),
                 "domain_id": Value("int64")}
     for modality, dim in dims.items():
@@ -110,6 +108,10 @@ def combine_sources(datasets: dict[str, DatasetDict], sources: tuple[str, ...], 
             if split not in datasets[name]:
                 raise ValueError(f"source {name!r} has no {split!r} split (splits: {sorted(datasets[name])})")
             parts[split].append(prepare(datasets[name][split], dims, index, scale))
+    layouts = {name: sorted(part.column_names) for name, part in zip(sources, parts["train"])}
+    if len({tuple(columns) for columns in layouts.values()}) > 1:
+        raise ValueError(f"the sources carry different columns {layouts}: give every source the same modalities "
+                         "(or none but text)")
     return DatasetDict({split: concatenate_datasets(rows) for split, rows in parts.items()})
 
 

@@ -10,8 +10,8 @@ from datasets import Dataset, DatasetDict
 
 from hf_msa import MidgConfig, MidgForSentimentAnalysis
 from hf_msa.data import load_synthetic_domains
-from hf_msa.generalization import (GeneralizationSettings, dataset_family, map_labels, plan_splits, prepare,
-                                   run_generalization)
+from hf_msa.generalization import (GeneralizationSettings, combine_sources, dataset_family, map_labels,
+                                   plan_splits, prepare, run_generalization)
 from hf_msa.training import TrainSettings
 
 from .conftest import TINY_TEXT, processor_for
@@ -47,6 +47,11 @@ def test_prepare_pads_frames_scales_labels_and_tags_the_domain():
     assert frames.shape == (4, 5) and (frames[:, 3:] == 0).all() and (frames[:, :3] == 1).all()
     np.testing.assert_allclose(out["label"], [0.5, -1.0], rtol=1e-6)
     assert out["domain_id"] == [1, 1]
+    text_only = DatasetDict({k: split.remove_columns(["audio"]) for k, split in {"train": split,
+                                                                                  "validation": split}.items()})
+    with_audio = DatasetDict({"train": split, "validation": split})
+    with pytest.raises(ValueError, match="the sources carry different columns"):
+        combine_sources({"a": with_audio, "b": text_only}, ("a", "b"), "mosi", {"audio": 3, "vision": 0})
 
 
 def tiny_build(family, dims, num_domains):
