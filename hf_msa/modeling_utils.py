@@ -22,7 +22,7 @@ from transformers import AutoModel, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from .configuration_utils import MSAConfig
+from .configuration_utils import ALL_MODALITIES, MSAConfig
 
 
 @dataclass
@@ -211,6 +211,18 @@ class MSAPreTrainedModel(PreTrainedModel):
             features[name] = values.to(self.dtype)
             masks[name] = mask.bool()
         return ModalityInputs(input_ids, attention_mask, token_type_ids, features, masks)
+
+    def modality_presence(self, inputs: ModalityInputs, modality_mask: torch.Tensor | None) -> torch.Tensor:
+        """[B, 3] bool (text, audio, vision): a modality is present when it has a valid step and `modality_mask`
+        ([B, 3], 1 = present; upstream's `ps`) keeps it. For models that take a `modality_mask` (HME, CyIN)."""
+        present = torch.stack([inputs.present(m) for m in ALL_MODALITIES], dim=1)
+        if modality_mask is None:
+            return present
+        modality_mask = check_mask(modality_mask, "modality_mask")
+        if modality_mask.shape != present.shape:
+            raise ValueError(f"modality_mask must be [batch, 3] (text, audio, vision; 1 = present), got shape "
+                             f"{tuple(modality_mask.shape)}")
+        return present & modality_mask.bool().to(present.device)
 
     # ---- losses -----------------------------------------------------------------------------------------------
     def check_token_ids(self, input_ids: torch.Tensor, name: str = "input_ids", text_config=None) -> None:

@@ -155,28 +155,19 @@ def evaluate_model(model, processor, dataset, family: str, settings: RobustnessS
     # LNLN's "overall robustness": the per-rate means averaged over the rates
     if report["random_missing"]:
         report["random_missing_overall"] = _mean([v["mean"] for v in report["random_missing"].values()])
-    for rate in settings.modality_missing_rates:
-        per_seed = {}
-        corrupted = {seed: apply_presence(arrays, modality_missing_presence(arrays, rate, np.random.RandomState(seed)),
-                                          unk) for seed in {seed for _, _, seed in runs}}
-        for label, member, seed in runs:
-            per_seed[label] = score(member, corrupted[seed])
-            progress.update()
-        report["modality_missing"][f"{rate:.1f}"] = {"per_seed": per_seed, "mean": _mean(list(per_seed.values()))}
-    if report["modality_missing"]:
-        report["modality_missing_overall"] = _mean([v["mean"] for v in report["modality_missing"].values()])
-    for probability in settings.instance_missing_probabilities:
-        per_seed = {}
-        corrupted = {seed: apply_presence(arrays, instance_missing_presence(arrays, probability,
-                                                                            np.random.RandomState(seed)), unk)
-                     for seed in {seed for _, _, seed in runs}}
-        for label, member, seed in runs:
-            per_seed[label] = score(member, corrupted[seed])
-            progress.update()
-        report["instance_missing"][f"{probability:.1f}"] = {"per_seed": per_seed,
-                                                            "mean": _mean(list(per_seed.values()))}
-    if report["instance_missing"]:
-        report["instance_missing_overall"] = _mean([v["mean"] for v in report["instance_missing"].values()])
+    presence_protocols = (("modality_missing", settings.modality_missing_rates, modality_missing_presence),
+                          ("instance_missing", settings.instance_missing_probabilities, instance_missing_presence))
+    for protocol, rates, draw in presence_protocols:
+        for rate in rates:
+            per_seed = {}
+            corrupted = {seed: apply_presence(arrays, draw(arrays, rate, np.random.RandomState(seed)), unk)
+                         for seed in {seed for _, _, seed in runs}}
+            for label, member, seed in runs:
+                per_seed[label] = score(member, corrupted[seed])
+                progress.update()
+            report[protocol][f"{rate:.1f}"] = {"per_seed": per_seed, "mean": _mean(list(per_seed.values()))}
+        if report[protocol]:
+            report[f"{protocol}_overall"] = _mean([v["mean"] for v in report[protocol].values()])
     for snr in settings.snr_db:
         per_seed = {}
         for label, member, seed in runs:
@@ -273,6 +264,14 @@ def plot_missing_curves(report: dict, output_dir: str | Path) -> list[Path]:
     return paths
 
 
+def _rate_table(per_rate: dict, overall: dict, metrics: list[str], title: str, column: str) -> list[str]:
+    """A markdown table of one protocol's mean scores by rate, closed by the average over the rates."""
+    lines = [title, "", f"| {column} | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    for rate, values in sorted(per_rate.items(), key=lambda kv: float(kv[0])):
+        lines.append(f"| {rate} | " + " | ".join(f"{values['mean'][m]:.4f}" for m in metrics) + " |")
+    return lines + ["| **average** | " + " | ".join(f"**{overall[m]:.4f}**" for m in metrics) + " |", ""]
+
+
 def robustness_card_section(report: dict, model: str) -> str:
     """A model-card section (markdown) rendered from a robustness report."""
     result, metrics = report["models"][model], HEADLINE[report["family"]]
@@ -281,27 +280,12 @@ def robustness_card_section(report: dict, model: str) -> str:
         lines += [f"**{report['selection_warning']}**", ""]
     averaged = result.get("averaged_over") or f"seeds {', '.join(map(str, report['settings']['seeds']))}"
     lines += [f"Scores are the mean over {averaged}.", ""]
-    if result["random_missing"]:
-        lines += [f"Random missing ({report['protocol']['random_missing']}):", "",
-                  "| missing rate | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
-        for rate, values in sorted(result["random_missing"].items(), key=lambda kv: float(kv[0])):
-            lines.append(f"| {rate} | " + " | ".join(f"{values['mean'][m]:.4f}" for m in metrics) + " |")
-        overall = result["random_missing_overall"]
-        lines += ["| **average** | " + " | ".join(f"**{overall[m]:.4f}**" for m in metrics) + " |", ""]
-    if result.get("modality_missing"):
-        lines += [f"Modality missing ({report['protocol']['modality_missing']}):", "",
-                  "| modality missing rate | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
-        for rate, values in sorted(result["modality_missing"].items(), key=lambda kv: float(kv[0])):
-            lines.append(f"| {rate} | " + " | ".join(f"{values['mean'][m]:.4f}" for m in metrics) + " |")
-        overall = result["modality_missing_overall"]
-        lines += ["| **average** | " + " | ".join(f"**{overall[m]:.4f}**" for m in metrics) + " |", ""]
-    if result.get("instance_missing"):
-        lines += [f"Instance missing ({report['protocol']['instance_missing']}):", "",
-                  "| missing probability | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
-        for rate, values in sorted(result["instance_missing"].items(), key=lambda kv: float(kv[0])):
-            lines.append(f"| {rate} | " + " | ".join(f"{values['mean'][m]:.4f}" for m in metrics) + " |")
-        overall = result["instance_missing_overall"]
-        lines += ["| **average** | " + " | ".join(f"**{overall[m]:.4f}**" for m in metrics) + " |", ""]
+    for protocol, title, column in (("random_missing", "Random missing", "missing rate"),
+                                    ("modality_missing", "Modality missing", "modality missing rate"),
+                                    ("instance_missing", "Instance missing", "missing probability")):
+        if result.get(protocol):
+            lines += _rate_table(result[protocol], result[f"{protocol}_overall"], metrics,
+                                 f"{title} ({report['protocol'][protocol]}):", column)
     if result["modality_removal"]:
         lines += ["Whole-modality removal, the fixed-missing conditions (modalities kept):", "", "| kept | " + " | ".join(metrics) + " |",
                   "|---" * (len(metrics) + 1) + "|"]

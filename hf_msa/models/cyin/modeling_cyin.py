@@ -31,7 +31,7 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ...configuration_utils import ALL_MODALITIES as MODALITIES
-from ...modeling_utils import MSAModelOutput, MSAPreTrainedModel, build_text_encoder, check_mask
+from ...modeling_utils import MSAModelOutput, MSAPreTrainedModel, build_text_encoder
 from ...modules import CrossmodalTransformer
 from ...modules.sequence_encoder import FusedInProjection, MultLinear
 from .configuration_cyin import CyinConfig
@@ -215,14 +215,8 @@ class CyinModel(CyinPreTrainedModel):
         return self.translators[pair_name(source, target)](latent)
 
     def presence(self, inputs, modality_mask: torch.Tensor | None) -> torch.Tensor:
-        """[B, 3] bool: a modality is present when it has a valid step and `modality_mask` (1 = present) keeps it."""
-        present = torch.stack([inputs.present(m) for m in MODALITIES], dim=1)
-        if modality_mask is not None:
-            modality_mask = check_mask(modality_mask, "modality_mask")
-            if tuple(modality_mask.shape) != tuple(present.shape):
-                raise ValueError(f"modality_mask must be [batch, 3] (text, audio, vision; 1 = present), got shape "
-                                 f"{tuple(modality_mask.shape)}")
-            present = present & modality_mask.bool().to(present.device)
+        """`modality_presence`, refusing a sample with nothing left to translate from."""
+        present = self.modality_presence(inputs, modality_mask)
         empty = ~present.any(dim=1)
         if empty.any():
             raise ValueError(f"sample(s) {empty.nonzero().flatten().tolist()} have no modality present: CyIN "

@@ -36,7 +36,7 @@ from transformers.utils import ModelOutput
 from transformers.utils.generic import can_return_tuple
 
 from ...configuration_utils import ALL_MODALITIES as MODALITIES
-from ...modeling_utils import MSAModelOutput, MSAPreTrainedModel, build_text_encoder, check_mask
+from ...modeling_utils import MSAModelOutput, MSAPreTrainedModel, build_text_encoder
 from ...modules import CrossAttentionStack, LatentTransformer, SequenceEncoder, VariationalBottleneck
 from ...modules.sequence_encoder import FusedInProjection
 from .configuration_hme import HmeConfig
@@ -238,18 +238,6 @@ class HmeModel(HmePreTrainedModel):
         self.memory_bank_next.copy_((self.memory_bank_next + len(rows)) % size)
         self.memory_bank_filled.copy_(torch.clamp(self.memory_bank_filled + len(rows), max=size))
 
-    def presence(self, inputs, modality_mask: torch.Tensor | None) -> torch.Tensor:
-        """[B, 3] bool (text, audio, vision): a modality is present when its mask has a valid step and
-        `modality_mask` (upstream's `ps`, 1 = present) does not remove it."""
-        present = torch.stack([inputs.present(m) for m in MODALITIES], dim=1)
-        if modality_mask is None:
-            return present
-        modality_mask = check_mask(modality_mask, "modality_mask")
-        if modality_mask.shape != present.shape:
-            raise ValueError(f"modality_mask must be [batch, 3] (text, audio, vision; 1 = present), got shape "
-                             f"{tuple(modality_mask.shape)}")
-        return present & modality_mask.bool().to(present.device)
-
     @can_return_tuple
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, audio_features=None,
                 audio_attention_mask=None, vision_features=None, vision_attention_mask=None, modality_mask=None,
@@ -259,7 +247,7 @@ class HmeModel(HmePreTrainedModel):
         config = self.config
         inputs = self.prepare_inputs(input_ids, attention_mask, token_type_ids, audio_features, audio_attention_mask,
                                      vision_features, vision_attention_mask)
-        present = self.presence(inputs, modality_mask)
+        present = self.modality_presence(inputs, modality_mask)
         kwargs = {"input_ids": inputs.input_ids, "attention_mask": inputs.attention_mask}
         if inputs.token_type_ids is not None:
             kwargs["token_type_ids"] = inputs.token_type_ids
